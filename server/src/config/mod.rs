@@ -1,0 +1,469 @@
+//! Server settings: their defaults, names, types and validation, and the immutable
+//! [`Settings`] snapshot the connection path reads.
+//!
+//! Values come from the command line (`-c name=value`, `-p`, `-h`, `-k`). Names and messages
+//! follow PostgreSQL's GUC system, so a value PostgreSQL would refuse is refused with the same
+//! words.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use openssl::ssl::SslVersion;
+
+use crate::error::Error;
+use crate::profile::Profile;
+
+/// A TLS protocol version as `ssl_min_protocol_version` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum TlsVersion {
+    /// `TLSv1`.
+    V1_0,
+    /// `TLSv1.1`.
+    V1_1,
+    /// `TLSv1.2`.
+    V1_2,
+    /// `TLSv1.3`.
+    V1_3,
+}
+
+impl TlsVersion {
+    const ALL: [(Self, &'static str); 4] = [
+        (Self::V1_0, "TLSv1"),
+        (Self::V1_1, "TLSv1.1"),
+        (Self::V1_2, "TLSv1.2"),
+        (Self::V1_3, "TLSv1.3"),
+    ];
+
+    /// The setting's spelling.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(v, _)| *v == self)
+            .map_or("", |(_, n)| n)
+    }
+
+    fn parse(value: &str) -> Option<Self> {
+        Self::ALL
+            .iter()
+            .find(|(_, n)| n.eq_ignore_ascii_case(value))
+            .map(|(v, _)| *v)
+    }
+
+    /// The OpenSSL version constant.
+    pub fn to_openssl(self) -> SslVersion {
+        match self {
+            Self::V1_0 => SslVersion::TLS1,
+            Self::V1_1 => SslVersion::TLS1_1,
+            Self::V1_2 => SslVersion::TLS1_2,
+            Self::V1_3 => SslVersion::TLS1_3,
+        }
+    }
+}
+
+/// Every setting the server reads, resolved and validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// `-D`: the data directory; relative file settings are resolved against it.
+    pub data_directory: PathBuf,
+    /// `pgssl.profile`: which PostgreSQL to behave like.
+    pub profile: Profile,
+    /// `listen_addresses` (`-h`): host names or addresses, `*` for all, empty for none.
+    pub listen_addresses: Vec<String>,
+    /// `port` (`-p`). pgssl accepts 0: pick a free port and log it.
+    pub port: u16,
+    /// `unix_socket_directories` (`-k`).
+    pub unix_socket_directories: Vec<PathBuf>,
+    /// `max_connections`.
+    pub max_connections: u32,
+    /// `authentication_timeout`: the whole startup, TLS handshake included.
+    pub authentication_timeout: Duration,
+    /// `ssl`.
+    pub ssl: bool,
+    /// `ssl_cert_file`.
+    pub ssl_cert_file: String,
+    /// `ssl_key_file`.
+    pub ssl_key_file: String,
+    /// `ssl_ciphers` (TLS 1.2 and below).
+    pub ssl_ciphers: String,
+    /// `ssl_prefer_server_ciphers`.
+    pub ssl_prefer_server_ciphers: bool,
+    /// `ssl_min_protocol_version`.
+    pub ssl_min_protocol_version: TlsVersion,
+    /// `ssl_max_protocol_version` (`None`: no limit).
+    pub ssl_max_protocol_version: Option<TlsVersion>,
+    /// `ssl_ecdh_curve` (15) or `ssl_groups` (18): the key-exchange groups.
+    pub ssl_groups: String,
+    /// `log_connections`.
+    pub log_connections: bool,
+    /// `trace_connection_negotiation` (18).
+    pub trace_connection_negotiation: bool,
+}
+
+impl Settings {
+    /// PostgreSQL's defaults for `profile`, with the given data directory.
+    pub fn defaults(data_directory: impl Into<PathBuf>, profile: Profile) -> Self {
+        Self {
+            data_directory: data_directory.into(),
+            profile,
+            listen_addresses: vec!["localhost".into()],
+            port: 5432,
+            unix_socket_directories: vec![PathBuf::from("/tmp")],
+            max_connections: 100,
+            authentication_timeout: Duration::from_secs(60),
+            ssl: false,
+            ssl_cert_file: "server.crt".into(),
+            ssl_key_file: "server.key".into(),
+            ssl_ciphers: "HIGH:MEDIUM:+3DES:!aNULL".into(),
+            ssl_prefer_server_ciphers: true,
+            ssl_min_protocol_version: TlsVersion::V1_2,
+            ssl_max_protocol_version: None,
+            ssl_groups: default_groups(profile).into(),
+            log_connections: false,
+            trace_connection_negotiation: false,
+        }
+    }
+
+    /// Builds settings from `name=value` assignments applied in order over the defaults.
+    /// `pgssl.profile` is applied first wherever it appears, since other defaults depend on it.
+    pub fn from_assignments(
+        data_directory: impl Into<PathBuf>,
+        assignments: &[(String, String)],
+    ) -> Result<Self, Error> {
+        let mut profile = Profile::Seed;
+        for (name, value) in assignments {
+            if name.eq_ignore_ascii_case("pgssl.profile") {
+                profile = parse_profile(value)?;
+            }
+        }
+        let mut settings = Self::defaults(data_directory, profile);
+        for (name, value) in assignments {
+            settings.set(name, value)?;
+        }
+        Ok(settings)
+    }
+
+    /// Applies one setting, with PostgreSQL's validation and messages.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), Error> {
+        let lower = name.to_ascii_lowercase();
+        match lower.as_str() {
+            "pgssl.profile" => {
+                let profile = parse_profile(value)?;
+                if profile != self.profile {
+                    self.ssl_groups = default_groups(profile).into();
+                }
+                self.profile = profile;
+            }
+            "listen_addresses" => self.listen_addresses = split_list(value),
+            "port" => self.port = parse_int(&lower, value, 0, 65_535)? as u16,
+            "unix_socket_directories" => {
+                self.unix_socket_directories =
+                    split_list(value).into_iter().map(PathBuf::from).collect()
+            }
+            "max_connections" => {
+                self.max_connections = parse_int(&lower, value, 1, 262_143)? as u32
+            }
+            "authentication_timeout" => {
+                let secs = parse_seconds(&lower, value, 1, 600)?;
+                self.authentication_timeout = Duration::from_secs(secs);
+            }
+            "ssl" => self.ssl = parse_bool_setting(&lower, value)?,
+            "ssl_cert_file" => self.ssl_cert_file = value.into(),
+            "ssl_key_file" => self.ssl_key_file = value.into(),
+            "ssl_ciphers" => self.ssl_ciphers = value.into(),
+            "ssl_prefer_server_ciphers" => {
+                self.ssl_prefer_server_ciphers = parse_bool_setting(&lower, value)?
+            }
+            "ssl_min_protocol_version" => {
+                self.ssl_min_protocol_version = parse_tls_version(&lower, value, false)?
+                    .ok_or_else(|| invalid_tls_version(&lower, value))?
+            }
+            "ssl_max_protocol_version" => {
+                self.ssl_max_protocol_version = parse_tls_version(&lower, value, true)?
+            }
+            "ssl_ecdh_curve" if self.profile != Profile::Pg18 => self.ssl_groups = value.into(),
+            "ssl_groups" if self.profile == Profile::Pg18 => self.ssl_groups = value.into(),
+            "log_connections" => self.log_connections = parse_bool_setting(&lower, value)?,
+            "trace_connection_negotiation" if self.profile == Profile::Pg18 => {
+                self.trace_connection_negotiation = parse_bool_setting(&lower, value)?
+            }
+            _ => return Err(Error::UnknownSetting { name: name.into() }),
+        }
+        Ok(())
+    }
+
+    /// A setting's value as `SHOW` prints it, by name (any case).
+    pub fn show(&self, name: &str) -> Option<String> {
+        let on_off = |b: bool| if b { "on" } else { "off" }.to_owned();
+        Some(match name.to_ascii_lowercase().as_str() {
+            "pgssl.profile" => self.profile.name().to_owned(),
+            "data_directory" => self.data_directory.display().to_string(),
+            "listen_addresses" => self.listen_addresses.join(","),
+            "port" => self.port.to_string(),
+            "unix_socket_directories" => self
+                .unix_socket_directories
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+            "max_connections" => self.max_connections.to_string(),
+            "authentication_timeout" => format!("{}s", self.authentication_timeout.as_secs()),
+            "ssl" => on_off(self.ssl),
+            "ssl_cert_file" => self.ssl_cert_file.clone(),
+            "ssl_key_file" => self.ssl_key_file.clone(),
+            "ssl_ciphers" => self.ssl_ciphers.clone(),
+            "ssl_prefer_server_ciphers" => on_off(self.ssl_prefer_server_ciphers),
+            "ssl_min_protocol_version" => self.ssl_min_protocol_version.name().to_owned(),
+            "ssl_max_protocol_version" => self
+                .ssl_max_protocol_version
+                .map_or(String::new(), |v| v.name().to_owned()),
+            "ssl_ecdh_curve" if self.profile != Profile::Pg18 => self.ssl_groups.clone(),
+            "ssl_groups" if self.profile == Profile::Pg18 => self.ssl_groups.clone(),
+            "log_connections" => on_off(self.log_connections),
+            "trace_connection_negotiation" if self.profile == Profile::Pg18 => {
+                on_off(self.trace_connection_negotiation)
+            }
+            _ => return None,
+        })
+    }
+
+    /// A file setting resolved against the data directory.
+    pub fn resolve(&self, file: &str) -> PathBuf {
+        let path = Path::new(file);
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.data_directory.join(path)
+        }
+    }
+
+    /// The protocol range the handshake-failure HINT names: the settings, or OpenSSL's
+    /// limits where a setting is unset.
+    pub fn tls_version_range(&self) -> (String, String) {
+        let max = self.ssl_max_protocol_version.unwrap_or(TlsVersion::V1_3);
+        (
+            self.ssl_min_protocol_version.name().into(),
+            max.name().into(),
+        )
+    }
+}
+
+/// The default key-exchange groups: 15's `ssl_ecdh_curve`, 18's `ssl_groups`.
+fn default_groups(profile: Profile) -> &'static str {
+    match profile {
+        Profile::Pg18 => "X25519:prime256v1",
+        Profile::Seed | Profile::Pg15 => "prime256v1",
+    }
+}
+
+fn invalid(name: &str, value: &str, hint: Option<String>) -> Error {
+    Error::InvalidSetting {
+        name: name.into(),
+        message: format!("invalid value for parameter \"{name}\": \"{value}\""),
+        hint,
+    }
+}
+
+fn parse_profile(value: &str) -> Result<Profile, Error> {
+    Profile::from_name(value).ok_or_else(|| {
+        let names: Vec<_> = Profile::ALL.iter().map(|p| p.name()).collect();
+        invalid(
+            "pgssl.profile",
+            value,
+            Some(format!("Available values: {}.", names.join(", "))),
+        )
+    })
+}
+
+fn parse_bool_setting(name: &str, value: &str) -> Result<bool, Error> {
+    parse_bool(value).ok_or_else(|| Error::InvalidSetting {
+        name: name.into(),
+        message: format!("parameter \"{name}\" requires a Boolean value"),
+        hint: None,
+    })
+}
+
+/// PostgreSQL's `parse_bool`: a unique prefix of true/false/yes/no, on/off (two letters at
+/// least), or 1/0, any case.
+pub fn parse_bool(value: &str) -> Option<bool> {
+    let v = value.to_ascii_lowercase();
+    let prefix_of = |word: &str, min: usize| v.len() >= min && word.starts_with(v.as_str());
+    if prefix_of("true", 1) || prefix_of("yes", 1) || prefix_of("on", 2) || v == "1" {
+        Some(true)
+    } else if prefix_of("false", 1) || prefix_of("no", 1) || prefix_of("off", 2) || v == "0" {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+fn parse_int(name: &str, value: &str, min: i64, max: i64) -> Result<i64, Error> {
+    let n: i64 = value
+        .trim()
+        .parse()
+        .map_err(|_| invalid(name, value, None))?;
+    check_range(name, n, "", min, max)
+}
+
+fn check_range(name: &str, n: i64, unit: &str, min: i64, max: i64) -> Result<i64, Error> {
+    if (min..=max).contains(&n) {
+        Ok(n)
+    } else {
+        Err(Error::InvalidSetting {
+            name: name.into(),
+            message: format!(
+                "{n}{unit} is outside the valid range for parameter \"{name}\" ({min}{unit} .. {max}{unit})"
+            ),
+            hint: None,
+        })
+    }
+}
+
+/// An integer setting in seconds, with PostgreSQL's time units.
+fn parse_seconds(name: &str, value: &str, min: i64, max: i64) -> Result<u64, Error> {
+    let v = value.trim();
+    let split = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '-' || c == '+'))
+        .unwrap_or(v.len());
+    let (number, unit) = (&v[..split], v[split..].trim());
+    let n: i64 = number.parse().map_err(|_| invalid(name, value, None))?;
+    let ms_per_unit: i64 = match unit {
+        "" | "s" => 1000,
+        "ms" => 1,
+        "min" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "us" => 0,
+        _ => {
+            return Err(invalid(
+                name,
+                value,
+                Some(
+                    "Valid units for this parameter are \"us\", \"ms\", \"s\", \"min\", \"h\", and \"d\"."
+                        .into(),
+                ),
+            ));
+        }
+    };
+    let ms = n.saturating_mul(ms_per_unit);
+    // PostgreSQL rounds a converted value to the nearest base unit.
+    let secs = (ms + 500).div_euclid(1000);
+    Ok(check_range(name, secs, "s", min, max)? as u64)
+}
+
+fn invalid_tls_version(name: &str, value: &str) -> Error {
+    invalid(
+        name,
+        value,
+        Some("Available values: TLSv1, TLSv1.1, TLSv1.2, TLSv1.3.".into()),
+    )
+}
+
+fn parse_tls_version(
+    name: &str,
+    value: &str,
+    allow_empty: bool,
+) -> Result<Option<TlsVersion>, Error> {
+    if value.is_empty() && allow_empty {
+        return Ok(None);
+    }
+    TlsVersion::parse(value)
+        .map(Some)
+        .ok_or_else(|| invalid_tls_version(name, value))
+}
+
+/// Splits a comma-separated list setting, trimming blanks and dropping empty entries.
+fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, Error> {
+        let pairs: Vec<_> = pairs
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        Settings::from_assignments("/data", &pairs)
+    }
+
+    #[test]
+    fn defaults_follow_the_profile() {
+        let s = settings(&[("pgssl.profile", "18")]).unwrap();
+        assert_eq!(s.ssl_groups, "X25519:prime256v1");
+        let s = settings(&[("ssl", "on"), ("pgssl.profile", "15")]).unwrap();
+        assert!(s.ssl);
+        assert_eq!(s.ssl_groups, "prime256v1");
+        assert_eq!(settings(&[]).unwrap().profile, Profile::Seed);
+    }
+
+    #[test]
+    fn postgres_wording_for_bad_values() {
+        let e = settings(&[("ssl_min_protocol_version", "TLSv1.4")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid value for parameter \"ssl_min_protocol_version\": \"TLSv1.4\""
+        );
+        let e = settings(&[("ssl_min_protocol_version", "")]).unwrap_err();
+        assert!(e.to_string().contains("\"\""));
+        let e = settings(&[("ssl", "maybe")]).unwrap_err();
+        assert_eq!(e.to_string(), "parameter \"ssl\" requires a Boolean value");
+        let e = settings(&[("bogus_setting", "1")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unrecognized configuration parameter \"bogus_setting\""
+        );
+        let e = settings(&[("authentication_timeout", "2h")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "7200s is outside the valid range for parameter \"authentication_timeout\" (1s .. 600s)"
+        );
+        // Version-specific names.
+        assert!(settings(&[("ssl_groups", "X25519")]).is_err());
+        assert!(settings(&[("pgssl.profile", "18"), ("ssl_groups", "X25519")]).is_ok());
+        assert!(settings(&[("pgssl.profile", "18"), ("ssl_ecdh_curve", "prime256v1")]).is_err());
+    }
+
+    #[test]
+    fn time_units() {
+        for (v, secs) in [
+            ("60", 60),
+            ("1min", 60),
+            ("500ms", 1),
+            ("1500ms", 2),
+            ("2 s", 2),
+        ] {
+            let s = settings(&[("authentication_timeout", v)]).unwrap();
+            assert_eq!(s.authentication_timeout, Duration::from_secs(secs), "{v}");
+        }
+        assert!(settings(&[("authentication_timeout", "5 parsecs")]).is_err());
+    }
+
+    #[test]
+    fn bools_as_postgres_reads_them() {
+        for (v, b) in [
+            ("on", Some(true)),
+            ("of", Some(false)),
+            ("o", None),
+            ("T", Some(true)),
+            ("0", Some(false)),
+            ("yes", Some(true)),
+            ("nope", None),
+        ] {
+            assert_eq!(parse_bool(v), b, "{v}");
+        }
+    }
+
+    #[test]
+    fn relative_files_resolve_against_the_data_directory() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.resolve("server.crt"), PathBuf::from("/data/server.crt"));
+        assert_eq!(s.resolve("/etc/x.crt"), PathBuf::from("/etc/x.crt"));
+    }
+}

@@ -1,0 +1,1257 @@
+//! Typed parsing of configuration-setting values (bool, integer with units,
+//! real, enum, string), mirroring PostgreSQL's `parse_bool`, `parse_int`,
+//! `parse_real`, `config_enum_lookup_by_name` and `parse_and_validate_value`
+//! (`guc.c`, `bool.c`), including their exact error and hint texts.
+//!
+//! PostgreSQL works on NUL-terminated C strings; to behave identically, every
+//! function here treats its input as ending at the first NUL character.
+
+use std::fmt;
+
+/// SQLSTATE `invalid_parameter_value`, the code PostgreSQL attaches to every
+/// error produced by this module.
+pub const ERRCODE_INVALID_PARAMETER_VALUE: &str = "22023";
+
+/// `BLCKSZ` of a default PostgreSQL build (used by [`Unit::Blocks`]).
+pub const BLCKSZ: u32 = 8192;
+/// `XLOG_BLCKSZ` of a default PostgreSQL build (used by [`Unit::XBlocks`]).
+pub const XLOG_BLCKSZ: u32 = 8192;
+/// `NAMEDATALEN` of a default PostgreSQL build; names keep at most
+/// `NAMEDATALEN - 1` bytes.
+pub const NAMEDATALEN: usize = 64;
+
+/// HINT for a memory setting given an unknown unit.
+pub const MEMORY_UNITS_HINT: &str =
+    "Valid units for this parameter are \"B\", \"kB\", \"MB\", \"GB\", and \"TB\".";
+/// HINT for a time setting given an unknown unit.
+pub const TIME_UNITS_HINT: &str =
+    "Valid units for this parameter are \"us\", \"ms\", \"s\", \"min\", \"h\", and \"d\".";
+/// HINT for an integer setting whose value does not fit in 32 bits.
+pub const INTEGER_RANGE_HINT: &str = "Value exceeds integer range.";
+
+/// The base unit of a numeric setting (PostgreSQL's `GUC_UNIT_*` flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Unit {
+    /// Unitless: a unit suffix is a syntax error.
+    #[default]
+    None,
+    /// `GUC_UNIT_BYTE`, shown as `B`.
+    Byte,
+    /// `GUC_UNIT_KB`, shown as `kB`.
+    Kb,
+    /// `GUC_UNIT_MB`, shown as `MB`.
+    Mb,
+    /// `GUC_UNIT_BLOCKS` (`BLCKSZ` bytes), shown as `8kB`.
+    Blocks,
+    /// `GUC_UNIT_XBLOCKS` (`XLOG_BLCKSZ` bytes), shown as `8kB`.
+    XBlocks,
+    /// `GUC_UNIT_MS`, shown as `ms`.
+    Ms,
+    /// `GUC_UNIT_S`, shown as `s`.
+    S,
+    /// `GUC_UNIT_MIN`, shown as `min`.
+    Min,
+}
+
+impl Unit {
+    /// The unit's name as `get_config_unit_name` reports it, or `None` for a
+    /// unitless setting.
+    pub fn name(self) -> Option<&'static str> {
+        match self {
+            Unit::None => None,
+            Unit::Byte => Some("B"),
+            Unit::Kb => Some("kB"),
+            Unit::Mb => Some("MB"),
+            // "%dkB" with BLCKSZ / 1024 and XLOG_BLCKSZ / 1024 (both 8).
+            Unit::Blocks | Unit::XBlocks => Some("8kB"),
+            Unit::Ms => Some("ms"),
+            Unit::S => Some("s"),
+            Unit::Min => Some("min"),
+        }
+    }
+
+    /// True for the memory units (`GUC_UNIT_MEMORY`).
+    pub fn is_memory(self) -> bool {
+        matches!(
+            self,
+            Unit::Byte | Unit::Kb | Unit::Mb | Unit::Blocks | Unit::XBlocks
+        )
+    }
+
+    /// True for the time units (`GUC_UNIT_TIME`).
+    pub fn is_time(self) -> bool {
+        matches!(self, Unit::Ms | Unit::S | Unit::Min)
+    }
+
+    /// The HINT PostgreSQL gives when this setting is given a bad unit.
+    pub fn units_hint(self) -> Option<&'static str> {
+        if self.is_memory() {
+            Some(MEMORY_UNITS_HINT)
+        } else if self.is_time() {
+            Some(TIME_UNITS_HINT)
+        } else {
+            None
+        }
+    }
+}
+
+/// One row of PostgreSQL's unit conversion tables.
+struct UnitConversion {
+    unit: &'static str,
+    base: Unit,
+    multiplier: f64,
+}
+
+const fn conv(unit: &'static str, base: Unit, multiplier: f64) -> UnitConversion {
+    UnitConversion {
+        unit,
+        base,
+        multiplier,
+    }
+}
+
+const KIB: f64 = 1024.0;
+const BLOCK_KB: f64 = (BLCKSZ / 1024) as f64;
+const XBLOCK_KB: f64 = (XLOG_BLCKSZ / 1024) as f64;
+
+/// `memory_unit_conversion_table`: per base unit, ordered from the greatest
+/// unit to the smallest (the rounding step relies on that order).
+const MEMORY_UNITS: &[UnitConversion] = &[
+    conv("TB", Unit::Byte, KIB * KIB * KIB * KIB),
+    conv("GB", Unit::Byte, KIB * KIB * KIB),
+    conv("MB", Unit::Byte, KIB * KIB),
+    conv("kB", Unit::Byte, KIB),
+    conv("B", Unit::Byte, 1.0),
+    conv("TB", Unit::Kb, KIB * KIB * KIB),
+    conv("GB", Unit::Kb, KIB * KIB),
+    conv("MB", Unit::Kb, KIB),
+    conv("kB", Unit::Kb, 1.0),
+    conv("B", Unit::Kb, 1.0 / KIB),
+    conv("TB", Unit::Mb, KIB * KIB),
+    conv("GB", Unit::Mb, KIB),
+    conv("MB", Unit::Mb, 1.0),
+    conv("kB", Unit::Mb, 1.0 / KIB),
+    conv("B", Unit::Mb, 1.0 / (KIB * KIB)),
+    conv("TB", Unit::Blocks, (KIB * KIB * KIB) / BLOCK_KB),
+    conv("GB", Unit::Blocks, (KIB * KIB) / BLOCK_KB),
+    conv("MB", Unit::Blocks, KIB / BLOCK_KB),
+    conv("kB", Unit::Blocks, 1.0 / BLOCK_KB),
+    conv("B", Unit::Blocks, 1.0 / BLCKSZ as f64),
+    conv("TB", Unit::XBlocks, (KIB * KIB * KIB) / XBLOCK_KB),
+    conv("GB", Unit::XBlocks, (KIB * KIB) / XBLOCK_KB),
+    conv("MB", Unit::XBlocks, KIB / XBLOCK_KB),
+    conv("kB", Unit::XBlocks, 1.0 / XBLOCK_KB),
+    conv("B", Unit::XBlocks, 1.0 / XLOG_BLCKSZ as f64),
+];
+
+/// `time_unit_conversion_table`, same ordering rule as [`MEMORY_UNITS`].
+const TIME_UNITS: &[UnitConversion] = &[
+    conv("d", Unit::Ms, (1000 * 60 * 60 * 24) as f64),
+    conv("h", Unit::Ms, (1000 * 60 * 60) as f64),
+    conv("min", Unit::Ms, (1000 * 60) as f64),
+    conv("s", Unit::Ms, 1000.0),
+    conv("ms", Unit::Ms, 1.0),
+    conv("us", Unit::Ms, 1.0 / 1000.0),
+    conv("d", Unit::S, (60 * 60 * 24) as f64),
+    conv("h", Unit::S, (60 * 60) as f64),
+    conv("min", Unit::S, 60.0),
+    conv("s", Unit::S, 1.0),
+    conv("ms", Unit::S, 1.0 / 1000.0),
+    conv("us", Unit::S, 1.0 / (1000.0 * 1000.0)),
+    conv("d", Unit::Min, (60 * 24) as f64),
+    conv("h", Unit::Min, 60.0),
+    conv("min", Unit::Min, 1.0),
+    conv("s", Unit::Min, 1.0 / 60.0),
+    conv("ms", Unit::Min, 1.0 / (1000.0 * 60.0)),
+    conv("us", Unit::Min, 1.0 / (1000.0 * 1000.0 * 60.0)),
+];
+
+/// Longest recognised unit string (`MAX_UNIT_LEN`).
+const MAX_UNIT_LEN: usize = 3;
+
+/// Why [`parse_int`] or [`parse_real`] rejected a value: PostgreSQL reports
+/// all of these as `invalid value for parameter ...`, with this HINT if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NumberSyntaxError {
+    /// The HINT PostgreSQL attaches, if any.
+    pub hint: Option<&'static str>,
+}
+
+/// Errors from validating a setting's value, with PostgreSQL's texts.
+///
+/// `Display` (and [`ValueError::message`]) is the primary message; PostgreSQL
+/// logs it as `LOG:  <message>` followed by `HINT:  <hint>` when
+/// [`ValueError::hint`] is `Some`.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ValueError {
+    /// A boolean setting was given something `parse_bool` rejects.
+    #[error("parameter \"{name}\" requires a Boolean value")]
+    NotBoolean {
+        /// Setting name.
+        name: String,
+    },
+    /// A numeric or enum value that does not parse.
+    #[error("invalid value for parameter \"{name}\": \"{value}\"")]
+    InvalidValue {
+        /// Setting name.
+        name: String,
+        /// The value as given (up to its first NUL).
+        value: String,
+        /// The accompanying HINT, if PostgreSQL gives one.
+        hint: Option<String>,
+    },
+    /// An integer setting's value (after unit conversion) is out of range.
+    #[error(
+        "{} is outside the valid range for parameter \"{name}\" ({} .. {})",
+        with_unit(.value, *.unit),
+        with_unit(.min, *.unit),
+        with_unit(.max, *.unit)
+    )]
+    IntOutOfRange {
+        /// Setting name.
+        name: String,
+        /// The converted value.
+        value: i32,
+        /// Lower bound.
+        min: i32,
+        /// Upper bound.
+        max: i32,
+        /// The setting's base unit.
+        unit: Unit,
+    },
+    /// A real setting's value (after unit conversion) is out of range.
+    #[error(
+        "{} is outside the valid range for parameter \"{name}\" ({} .. {})",
+        with_unit(&format_g(*.value), *.unit),
+        with_unit(&format_g(*.min), *.unit),
+        with_unit(&format_g(*.max), *.unit)
+    )]
+    RealOutOfRange {
+        /// Setting name.
+        name: String,
+        /// The converted value.
+        value: f64,
+        /// Lower bound.
+        min: f64,
+        /// Upper bound.
+        max: f64,
+        /// The setting's base unit.
+        unit: Unit,
+    },
+}
+
+impl ValueError {
+    /// The primary message (`errmsg`), exactly as PostgreSQL words it.
+    pub fn message(&self) -> String {
+        self.to_string()
+    }
+
+    /// The HINT (`errhint`), if PostgreSQL gives one.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            ValueError::InvalidValue { hint, .. } => hint.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The SQLSTATE PostgreSQL reports (always `22023`).
+    pub fn sqlstate(&self) -> &'static str {
+        ERRCODE_INVALID_PARAMETER_VALUE
+    }
+
+    /// The setting the error is about.
+    pub fn name(&self) -> &str {
+        match self {
+            ValueError::NotBoolean { name }
+            | ValueError::InvalidValue { name, .. }
+            | ValueError::IntOutOfRange { name, .. }
+            | ValueError::RealOutOfRange { name, .. } => name,
+        }
+    }
+}
+
+/// `"%d%s%s"` with `unitspace`/`unit` as in `parse_and_validate_value`.
+fn with_unit(value: &dyn fmt::Display, unit: Unit) -> String {
+    match unit.name() {
+        Some(u) => format!("{value} {u}"),
+        None => value.to_string(),
+    }
+}
+
+/// The part of `s` a C function would see: everything before the first NUL.
+fn c_str(s: &str) -> &str {
+    s.split('\0').next().unwrap_or_default()
+}
+
+/// C `isspace` in the C locale.
+fn is_c_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
+/// `rint` under the default rounding mode: round half to even.
+fn rint(v: f64) -> f64 {
+    v.round_ties_even()
+}
+
+// ---------------------------------------------------------------------------
+// Booleans
+// ---------------------------------------------------------------------------
+
+/// PostgreSQL's `parse_bool`: `true`, `false`, `yes`, `no`, `on`, `off`, `1`,
+/// `0`, or any unique prefix of the words (at least two letters for
+/// `on`/`off`), ASCII case-insensitive, no surrounding whitespace.
+pub fn parse_bool(value: &str) -> Option<bool> {
+    let value = c_str(value).as_bytes();
+    // `value` is a prefix of `word` of at least `min_len` bytes.
+    let prefix_of = |word: &str, min_len: usize| {
+        value.len() >= min_len
+            && value.len() <= word.len()
+            && word.as_bytes()[..value.len()].eq_ignore_ascii_case(value)
+    };
+    match value.first()? {
+        b't' | b'T' => prefix_of("true", 1).then_some(true),
+        b'f' | b'F' => prefix_of("false", 1).then_some(false),
+        b'y' | b'Y' => prefix_of("yes", 1).then_some(true),
+        b'n' | b'N' => prefix_of("no", 1).then_some(false),
+        // A lone "o" is not unique enough.
+        b'o' | b'O' => {
+            if prefix_of("on", 2) {
+                Some(true)
+            } else if prefix_of("off", 2) {
+                Some(false)
+            } else {
+                None
+            }
+        }
+        b'1' if value.len() == 1 => Some(true),
+        b'0' if value.len() == 1 => Some(false),
+        _ => None,
+    }
+}
+
+/// Validate a boolean setting (`PGC_BOOL` in `parse_and_validate_value`).
+pub fn validate_bool(name: &str, value: &str) -> Result<bool, ValueError> {
+    parse_bool(value).ok_or_else(|| ValueError::NotBoolean {
+        name: name.to_owned(),
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Numbers: C strtol/strtod equivalents
+// ---------------------------------------------------------------------------
+
+/// Result of a C-style numeric conversion: value, index just past the
+/// converted text (0 when nothing was converted, like `endptr == str`), and
+/// whether `errno` would be `ERANGE`.
+struct Conversion {
+    value: f64,
+    end: usize,
+    erange: bool,
+}
+
+const NO_CONVERSION: Conversion = Conversion {
+    value: 0.0,
+    end: 0,
+    erange: false,
+};
+
+fn skip_spaces(s: &[u8], mut i: usize) -> usize {
+    while s.get(i).copied().is_some_and(is_c_space) {
+        i += 1;
+    }
+    i
+}
+
+fn skip_sign(s: &[u8], i: usize) -> (bool, usize) {
+    match s.get(i) {
+        Some(b'-') => (true, i + 1),
+        Some(b'+') => (false, i + 1),
+        _ => (false, i),
+    }
+}
+
+fn count_while(s: &[u8], start: usize, pred: impl Fn(u8) -> bool) -> usize {
+    s.get(start..)
+        .map_or(0, |rest| rest.iter().take_while(|&&b| pred(b)).count())
+}
+
+/// `strtol(s, &end, 0)` with a 64-bit `long`: optional whitespace and sign,
+/// then `0x` hex, leading-`0` octal, or decimal.
+fn strtol(s: &[u8]) -> Conversion {
+    let i = skip_spaces(s, 0);
+    let (negative, i) = skip_sign(s, i);
+    let (radix, digits_start) = if s.get(i) == Some(&b'0')
+        && matches!(s.get(i + 1), Some(b'x' | b'X'))
+        && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
+    {
+        (16, i + 2)
+    } else if s.get(i) == Some(&b'0') {
+        (8, i)
+    } else {
+        (10, i)
+    };
+    let ndigits = count_while(s, digits_start, |b| char::from(b).is_digit(radix));
+    if ndigits == 0 {
+        return NO_CONVERSION;
+    }
+    let end = digits_start + ndigits;
+    let mut acc: i64 = 0;
+    let mut erange = false;
+    for &b in &s[digits_start..end] {
+        let digit = i64::from(char::from(b).to_digit(radix).unwrap_or(0));
+        // Accumulate negatively so that i64::MIN is representable.
+        match acc
+            .checked_mul(i64::from(radix))
+            .and_then(|v| v.checked_sub(digit))
+        {
+            Some(v) => acc = v,
+            None => {
+                erange = true;
+                break;
+            }
+        }
+    }
+    let value = if erange {
+        if negative { i64::MIN } else { i64::MAX }
+    } else if negative {
+        acc
+    } else {
+        match acc.checked_neg() {
+            Some(v) => v,
+            None => {
+                erange = true;
+                i64::MAX
+            }
+        }
+    };
+    Conversion {
+        // (double) of a long, as in parse_int.
+        value: value as f64,
+        end,
+        erange,
+    }
+}
+
+/// `strtod(s, &end)` as glibc implements it: optional whitespace and sign,
+/// then `inf`/`infinity`/`nan`/`nan(...)`, a hexadecimal float (`0x1.8p3`),
+/// or a decimal float.  `erange` is set on overflow and on underflow to zero
+/// or to a subnormal.
+fn strtod(s: &[u8]) -> Conversion {
+    let i = skip_spaces(s, 0);
+    let (negative, i) = skip_sign(s, i);
+    let sign = if negative { -1.0 } else { 1.0 };
+    let rest = &s[i..];
+    let starts_with_ci =
+        |word: &[u8]| rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word);
+
+    if starts_with_ci(b"infinity") {
+        return finished(sign * f64::INFINITY, i + 8, false);
+    }
+    if starts_with_ci(b"inf") {
+        return finished(sign * f64::INFINITY, i + 3, false);
+    }
+    if starts_with_ci(b"nan") {
+        let mut end = i + 3;
+        // Optional "(n-char-sequence)".
+        if s.get(end) == Some(&b'(') {
+            let inner = count_while(s, end + 1, |b| b.is_ascii_alphanumeric() || b == b'_');
+            if s.get(end + 1 + inner) == Some(&b')') {
+                end += inner + 2;
+            }
+        }
+        return finished(f64::NAN, end, false);
+    }
+    if rest.len() > 2 && rest[0] == b'0' && matches!(rest[1], b'x' | b'X') {
+        if let Some(conv) = strtod_hex(s, i + 2, sign) {
+            return conv;
+        }
+        // "0x" without a hex mantissa: only the "0" is converted.
+        return finished(sign * 0.0, i + 1, false);
+    }
+
+    // Decimal: digits [ "." digits ] with at least one digit, then an
+    // optional complete exponent.
+    let int_digits = count_while(s, i, |b| b.is_ascii_digit());
+    let mut end = i + int_digits;
+    let mut frac_digits = 0;
+    if s.get(end) == Some(&b'.') {
+        frac_digits = count_while(s, end + 1, |b| b.is_ascii_digit());
+        if int_digits + frac_digits > 0 {
+            end += 1 + frac_digits;
+        }
+    }
+    if int_digits + frac_digits == 0 {
+        return NO_CONVERSION;
+    }
+    let ascii = |range: std::ops::Range<usize>| String::from_utf8_lossy(&s[range]).into_owned();
+    let int_part = ascii(i..i + int_digits);
+    let frac_part = if frac_digits > 0 {
+        ascii(i + int_digits + 1..i + int_digits + 1 + frac_digits)
+    } else {
+        String::new()
+    };
+    let mut exponent = String::from("0");
+    if matches!(s.get(end), Some(b'e' | b'E')) {
+        let (exp_negative, exp_digits_start) = skip_sign(s, end + 1);
+        let exp_digits = count_while(s, exp_digits_start, |b| b.is_ascii_digit());
+        if exp_digits > 0 {
+            let digits = ascii(exp_digits_start..exp_digits_start + exp_digits);
+            exponent = if exp_negative {
+                format!("-{digits}")
+            } else {
+                digits
+            };
+            end = exp_digits_start + exp_digits;
+        }
+    }
+    let nonzero_mantissa = int_part.bytes().chain(frac_part.bytes()).any(|b| b != b'0');
+    // Normalised to "<digits>.<digits>e<exp>", which Rust's correctly
+    // rounding parser accepts; it cannot fail, so the fallback is unused.
+    let magnitude = format!("0{int_part}.{frac_part}0e{exponent}")
+        .parse::<f64>()
+        .unwrap_or(0.0);
+    let erange = magnitude.is_infinite()
+        || magnitude.is_subnormal()
+        || (magnitude == 0.0 && nonzero_mantissa);
+    let magnitude = if magnitude.is_infinite() {
+        f64::INFINITY // HUGE_VAL
+    } else {
+        magnitude
+    };
+    finished(sign * magnitude, end, erange)
+}
+
+fn finished(value: f64, end: usize, erange: bool) -> Conversion {
+    Conversion { value, end, erange }
+}
+
+/// Hexadecimal float after the `0x` at `start`: hex digits with an optional
+/// point (at least one digit), then an optional binary exponent `p[+-]ddd`.
+fn strtod_hex(s: &[u8], start: usize, sign: f64) -> Option<Conversion> {
+    let int_digits = count_while(s, start, |b| b.is_ascii_hexdigit());
+    let mut end = start + int_digits;
+    let mut frac_digits = 0;
+    if s.get(end) == Some(&b'.') {
+        frac_digits = count_while(s, end + 1, |b| b.is_ascii_hexdigit());
+        if int_digits + frac_digits > 0 {
+            end += 1 + frac_digits;
+        }
+    }
+    if int_digits + frac_digits == 0 {
+        return None;
+    }
+    // Keep up to 15 significant hex digits exactly (60 bits); later digits
+    // only shift the exponent, and a non-zero one sets a sticky bit so the
+    // final rounding is still correct.
+    let mut mantissa: u64 = 0;
+    let mut significant = 0;
+    let mut sticky = false;
+    let mut exp2: i64 = 0;
+    let int_part = &s[start..start + int_digits];
+    let frac_start = start + int_digits + 1;
+    let frac_part = if frac_digits > 0 {
+        &s[frac_start..frac_start + frac_digits]
+    } else {
+        &[][..]
+    };
+    for (k, &b) in int_part.iter().chain(frac_part.iter()).enumerate() {
+        let digit = u64::from(char::from(b).to_digit(16).unwrap_or(0));
+        let in_fraction = k >= int_part.len();
+        if significant < 15 {
+            if mantissa != 0 || digit != 0 {
+                significant += 1;
+            }
+            mantissa = mantissa * 16 + digit;
+            if in_fraction {
+                exp2 -= 4;
+            }
+        } else {
+            sticky |= digit != 0;
+            if !in_fraction {
+                exp2 += 4;
+            }
+        }
+    }
+    if matches!(s.get(end), Some(b'p' | b'P')) {
+        let (exp_negative, digits_start) = skip_sign(s, end + 1);
+        let exp_digits = count_while(s, digits_start, |b| b.is_ascii_digit());
+        if exp_digits > 0 {
+            let mut e: i64 = 0;
+            for &b in &s[digits_start..digits_start + exp_digits] {
+                e = e.saturating_mul(10).saturating_add(i64::from(b - b'0'));
+            }
+            exp2 = exp2.saturating_add(if exp_negative { -e } else { e });
+            end = digits_start + exp_digits;
+        }
+    }
+    if mantissa == 0 {
+        return Some(finished(sign * 0.0, end, false));
+    }
+    // Make room for the sticky bit below the kept digits.
+    let mantissa = (mantissa << 2) | u64::from(sticky);
+    let exp2 = exp2.saturating_sub(2);
+    let (magnitude, exact) = scale_by_power_of_two(mantissa, exp2);
+    // glibc reports ERANGE on overflow, and on underflow only when the tiny
+    // result is inexact.
+    let erange =
+        magnitude.is_infinite() || ((magnitude.is_subnormal() || magnitude == 0.0) && !exact);
+    Some(finished(sign * magnitude, end, erange))
+}
+
+/// `mantissa * 2^exp2` (`mantissa` non-zero), correctly rounded for normal
+/// results, and whether the result is exact.
+fn scale_by_power_of_two(mantissa: u64, exp2: i64) -> (f64, bool) {
+    // Round the mantissa to 53 bits first (ties to even, sticky-aware), so
+    // the scaling below is exact unless the result leaves the normal range.
+    let bits = 64 - i64::from(mantissa.leading_zeros());
+    let (mut m, mut e) = (mantissa, exp2);
+    let mut exact = true;
+    if bits > 53 {
+        let shift = (bits - 53) as u32;
+        let dropped = m & ((1u64 << shift) - 1);
+        let half = 1u64 << (shift - 1);
+        exact = dropped == 0;
+        m >>= shift;
+        e += i64::from(shift);
+        if dropped > half || (dropped == half && m & 1 == 1) {
+            m += 1;
+        }
+    }
+    let e = e.clamp(-2200, 2200) as i32;
+    // Split the scaling so that intermediate powers stay finite.
+    let mut value = m as f64;
+    let mut remaining = e;
+    while remaining != 0 {
+        let step = remaining.clamp(-1000, 1000);
+        value *= 2f64.powi(step);
+        remaining -= step;
+    }
+    // Normal results of a <= 53-bit mantissa are exact; subnormal ones only
+    // if no set bit fell below 2^-1074.
+    if value.is_infinite() || value == 0.0 {
+        exact = false;
+    } else if value.is_subnormal() {
+        exact &= i64::from(e) + i64::from(m.trailing_zeros()) >= -1074;
+    }
+    (value, exact)
+}
+
+/// `convert_to_base_unit`: interpret `unit` (up to 3 bytes, optionally
+/// followed by whitespace) for a setting whose base unit is `base`, and
+/// round fractional input to a multiple of the next smaller unit.
+fn convert_to_base_unit(value: f64, unit: &[u8], base: Unit) -> Option<f64> {
+    let len = unit
+        .iter()
+        .take(MAX_UNIT_LEN)
+        .take_while(|&&b| !is_c_space(b))
+        .count();
+    let unit_str = &unit[..len];
+    if skip_spaces(unit, len) != unit.len() {
+        return None; // unit too long, or garbage after it
+    }
+    let table = if base.is_memory() {
+        MEMORY_UNITS
+    } else {
+        TIME_UNITS
+    };
+    let idx = table
+        .iter()
+        .position(|row| row.base == base && row.unit.as_bytes() == unit_str)?;
+    let mut cvalue = value * table[idx].multiplier;
+    if let Some(next) = table.get(idx + 1).filter(|next| next.base == base) {
+        cvalue = rint(cvalue / next.multiplier) * next.multiplier;
+    }
+    Some(cvalue)
+}
+
+/// Shared tail of `parse_int`/`parse_real`: NaN check, whitespace, unit.
+fn apply_unit(s: &[u8], conv: Conversion, unit: Unit) -> Result<f64, NumberSyntaxError> {
+    const NO_HINT: NumberSyntaxError = NumberSyntaxError { hint: None };
+    if conv.end == 0 || conv.erange || conv.value.is_nan() {
+        return Err(NO_HINT);
+    }
+    let rest = &s[skip_spaces(s, conv.end)..];
+    if rest.is_empty() {
+        return Ok(conv.value);
+    }
+    if unit == Unit::None {
+        return Err(NO_HINT); // this setting does not accept a unit
+    }
+    convert_to_base_unit(conv.value, rest, unit).ok_or(NumberSyntaxError {
+        hint: unit.units_hint(),
+    })
+}
+
+/// PostgreSQL's `parse_int`: decimal, octal (`010`), hex (`0x1F`) or
+/// floating-point input, optionally followed by a unit of `unit`'s family;
+/// the result (in `unit`) is rounded half-to-even and must fit in an `i32`.
+pub fn parse_int(value: &str, unit: Unit) -> Result<i32, NumberSyntaxError> {
+    let s = c_str(value).as_bytes();
+    let mut conv = strtol(s);
+    // Re-parse as a float if strtol stopped at a decimal point or exponent,
+    // or overflowed.
+    // (When nothing was converted, `end` is 0, so this looks at the first
+    // byte, exactly like C's `*endptr` with `endptr == value`.)
+    if conv.erange || matches!(s.get(conv.end), Some(b'.' | b'e' | b'E')) {
+        conv = strtod(s);
+    }
+    let val = rint(apply_unit(s, conv, unit)?);
+    if val > f64::from(i32::MAX) || val < f64::from(i32::MIN) {
+        return Err(NumberSyntaxError {
+            hint: Some(INTEGER_RANGE_HINT),
+        });
+    }
+    Ok(val as i32)
+}
+
+/// PostgreSQL's `parse_real`: `strtod` syntax (including `inf`, rejecting
+/// `nan`), optionally followed by a unit of `unit`'s family.
+pub fn parse_real(value: &str, unit: Unit) -> Result<f64, NumberSyntaxError> {
+    let s = c_str(value).as_bytes();
+    apply_unit(s, strtod(s), unit)
+}
+
+/// Limits and unit of an integer setting (`struct config_int`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntSpec {
+    /// Smallest allowed value, in `unit`.
+    pub min: i32,
+    /// Largest allowed value, in `unit`.
+    pub max: i32,
+    /// Base unit.
+    pub unit: Unit,
+}
+
+/// Limits and unit of a real setting (`struct config_real`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RealSpec {
+    /// Smallest allowed value, in `unit`.
+    pub min: f64,
+    /// Largest allowed value, in `unit`.
+    pub max: f64,
+    /// Base unit.
+    pub unit: Unit,
+}
+
+fn invalid_value(name: &str, value: &str, hint: Option<String>) -> ValueError {
+    ValueError::InvalidValue {
+        name: name.to_owned(),
+        value: c_str(value).to_owned(),
+        hint,
+    }
+}
+
+/// Validate an integer setting (`PGC_INT` in `parse_and_validate_value`).
+pub fn validate_int(name: &str, value: &str, spec: &IntSpec) -> Result<i32, ValueError> {
+    let v = parse_int(value, spec.unit)
+        .map_err(|e| invalid_value(name, value, e.hint.map(str::to_owned)))?;
+    if v < spec.min || v > spec.max {
+        return Err(ValueError::IntOutOfRange {
+            name: name.to_owned(),
+            value: v,
+            min: spec.min,
+            max: spec.max,
+            unit: spec.unit,
+        });
+    }
+    Ok(v)
+}
+
+/// Validate a real setting (`PGC_REAL` in `parse_and_validate_value`).
+pub fn validate_real(name: &str, value: &str, spec: &RealSpec) -> Result<f64, ValueError> {
+    let v = parse_real(value, spec.unit)
+        .map_err(|e| invalid_value(name, value, e.hint.map(str::to_owned)))?;
+    if v < spec.min || v > spec.max {
+        return Err(ValueError::RealOutOfRange {
+            name: name.to_owned(),
+            value: v,
+            min: spec.min,
+            max: spec.max,
+            unit: spec.unit,
+        });
+    }
+    Ok(v)
+}
+
+// ---------------------------------------------------------------------------
+// Enums
+// ---------------------------------------------------------------------------
+
+/// One accepted spelling of an enum setting (`struct config_enum_entry`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnumOption<T> {
+    /// The spelling, matched ASCII case-insensitively.
+    pub name: &'static str,
+    /// The value it selects.
+    pub value: T,
+    /// Hidden options are accepted but not listed in the HINT.
+    pub hidden: bool,
+}
+
+impl<T> EnumOption<T> {
+    /// A visible option.
+    pub const fn new(name: &'static str, value: T) -> Self {
+        EnumOption {
+            name,
+            value,
+            hidden: false,
+        }
+    }
+
+    /// A hidden option (accepted, not advertised).
+    pub const fn hidden(name: &'static str, value: T) -> Self {
+        EnumOption {
+            name,
+            value,
+            hidden: true,
+        }
+    }
+}
+
+/// `config_enum_lookup_by_name`: the first option whose name equals `value`
+/// ignoring ASCII case.
+pub fn lookup_enum<T: Copy>(options: &[EnumOption<T>], value: &str) -> Option<T> {
+    let value = c_str(value);
+    options
+        .iter()
+        .find(|o| o.name.eq_ignore_ascii_case(value))
+        .map(|o| o.value)
+}
+
+/// The HINT for a bad enum value: `Available values: a, b, c.` listing the
+/// non-hidden options (`config_enum_get_options(record, "Available values: ",
+/// ".", ", ")`, including its quirk of trimming two bytes of the prefix when
+/// every option is hidden).
+pub fn enum_hint<T>(options: &[EnumOption<T>]) -> String {
+    const SEPARATOR: &str = ", ";
+    let mut hint = String::from("Available values: ");
+    for option in options.iter().filter(|o| !o.hidden) {
+        hint.push_str(option.name);
+        hint.push_str(SEPARATOR);
+    }
+    // The buffer always ends in two ASCII bytes here (separator or prefix).
+    hint.truncate(hint.len() - SEPARATOR.len());
+    hint.push('.');
+    hint
+}
+
+/// Validate an enum setting (`PGC_ENUM` in `parse_and_validate_value`).
+pub fn validate_enum<T: Copy>(
+    name: &str,
+    value: &str,
+    options: &[EnumOption<T>],
+) -> Result<T, ValueError> {
+    lookup_enum(options, value).ok_or_else(|| invalid_value(name, value, Some(enum_hint(options))))
+}
+
+// ---------------------------------------------------------------------------
+// Strings
+// ---------------------------------------------------------------------------
+
+/// A string setting's value after PostgreSQL's built-in processing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StringValue {
+    /// The value to store.
+    pub value: String,
+    /// A NOTICE PostgreSQL emits (`identifier "%s" will be truncated to
+    /// "%s"`) when a `GUC_IS_NAME` value was truncated.
+    pub notice: Option<String>,
+}
+
+/// Validate a string setting (`PGC_STRING`): the value is taken verbatim (up
+/// to a NUL); for `GUC_IS_NAME` settings (`is_name`), it is truncated to
+/// `NAMEDATALEN - 1` bytes without splitting a character, as
+/// `truncate_identifier` does.
+pub fn validate_string(value: &str, is_name: bool) -> StringValue {
+    let value = c_str(value);
+    if is_name && value.len() >= NAMEDATALEN {
+        let mut cut = NAMEDATALEN - 1;
+        while !value.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let truncated = &value[..cut];
+        return StringValue {
+            value: truncated.to_owned(),
+            notice: Some(format!(
+                "identifier \"{value}\" will be truncated to \"{truncated}\""
+            )),
+        };
+    }
+    StringValue {
+        value: value.to_owned(),
+        notice: None,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// printf("%g")
+// ---------------------------------------------------------------------------
+
+/// C's `printf("%g", v)`: 6 significant digits, `%e` style when the
+/// exponent is below -4 or at least 6, trailing zeros removed.
+pub fn format_g(v: f64) -> String {
+    const PRECISION: i32 = 6;
+    if v.is_nan() {
+        return if v.is_sign_negative() { "-nan" } else { "nan" }.to_owned();
+    }
+    if v.is_infinite() {
+        return if v < 0.0 { "-inf" } else { "inf" }.to_owned();
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0" } else { "0" }.to_owned();
+    }
+    let sci = format!("{:.*e}", (PRECISION - 1) as usize, v);
+    let Some((mantissa, exp)) = sci.split_once('e') else {
+        return sci;
+    };
+    let Ok(exp) = exp.parse::<i32>() else {
+        return sci;
+    };
+    if !(-4..PRECISION).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", strip_fraction_zeros(mantissa), exp.abs())
+    } else {
+        let decimals = (PRECISION - 1 - exp) as usize;
+        strip_fraction_zeros(&format!("{v:.decimals$}")).to_owned()
+    }
+}
+
+fn strip_fraction_zeros(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AUTH_TIMEOUT: IntSpec = IntSpec {
+        min: 1,
+        max: 600,
+        unit: Unit::S,
+    };
+
+    fn auth_timeout(v: &str) -> Result<i32, ValueError> {
+        validate_int("authentication_timeout", v, &AUTH_TIMEOUT)
+    }
+
+    #[test]
+    fn bool_words_and_prefixes() {
+        for t in ["on", "ON", "true", "t", "tr", "TRU", "yes", "y", "Ye", "1"] {
+            assert_eq!(parse_bool(t), Some(true), "{t}");
+        }
+        for f in ["off", "OfF", "of", "false", "f", "fa", "no", "n", "N", "0"] {
+            assert_eq!(parse_bool(f), Some(false), "{f}");
+        }
+        for bad in [
+            "", "o", "O", "onn", "offf", "truex", "2", "01", "00", "10", " on", "on ", "yess",
+            "nope", "-1",
+        ] {
+            assert_eq!(parse_bool(bad), None, "{bad:?}");
+        }
+        // C-string semantics: the value ends at a NUL.
+        assert_eq!(parse_bool("on\0garbage"), Some(true));
+    }
+
+    #[test]
+    fn bool_error_text() {
+        let e = validate_bool("ssl", "maybe").unwrap_err();
+        assert_eq!(e.message(), "parameter \"ssl\" requires a Boolean value");
+        assert_eq!(e.hint(), None);
+        assert_eq!(e.sqlstate(), "22023");
+        assert_eq!(validate_bool("ssl", "on"), Ok(true));
+    }
+
+    #[test]
+    fn authentication_timeout_units() {
+        assert_eq!(auth_timeout("60"), Ok(60));
+        assert_eq!(auth_timeout("60s"), Ok(60));
+        assert_eq!(auth_timeout("60 s"), Ok(60));
+        assert_eq!(auth_timeout("60s  "), Ok(60));
+        assert_eq!(auth_timeout("1min"), Ok(60));
+        assert_eq!(auth_timeout("10min"), Ok(600));
+        assert_eq!(auth_timeout("1500ms"), Ok(2)); // 1.5 rounds half-to-even
+        assert_eq!(auth_timeout("2500ms"), Ok(2));
+        assert_eq!(auth_timeout("2501ms"), Ok(3));
+        assert_eq!(auth_timeout("0.5min"), Ok(30));
+        assert_eq!(auth_timeout("1.5"), Ok(2));
+        assert_eq!(auth_timeout("0x1F"), Ok(31));
+        assert_eq!(auth_timeout("010"), Ok(8)); // octal, as strtol(..., 0)
+        assert_eq!(auth_timeout("+5"), Ok(5));
+        assert_eq!(auth_timeout(" 5"), Ok(5));
+        assert_eq!(auth_timeout("1e2"), Ok(100));
+        assert_eq!(auth_timeout("1000000us"), Ok(1));
+    }
+
+    #[test]
+    fn authentication_timeout_500ms_rounds_half_to_even() {
+        // 500 * (1/1000) = 0.5 s, re-rounded to whole microseconds (still
+        // 0.5), then rint(0.5) = 0 under round-half-to-even: out of range.
+        assert_eq!(parse_int("500ms", Unit::S), Ok(0));
+        assert_eq!(
+            auth_timeout("500ms").unwrap_err().message(),
+            "0 s is outside the valid range for parameter \"authentication_timeout\" (1 s .. 600 s)"
+        );
+        assert_eq!(auth_timeout("501ms"), Ok(1));
+    }
+
+    #[test]
+    fn int_range_error_text() {
+        let e = auth_timeout("2h").unwrap_err();
+        assert_eq!(
+            e.message(),
+            "7200 s is outside the valid range for parameter \"authentication_timeout\" (1 s .. 600 s)"
+        );
+        assert_eq!(e.hint(), None);
+        let e = auth_timeout("-1").unwrap_err();
+        assert_eq!(
+            e.message(),
+            "-1 s is outside the valid range for parameter \"authentication_timeout\" (1 s .. 600 s)"
+        );
+        let port = IntSpec {
+            min: 1,
+            max: 65535,
+            unit: Unit::None,
+        };
+        assert_eq!(
+            validate_int("port", "70000", &port)
+                .unwrap_err()
+                .to_string(),
+            "70000 is outside the valid range for parameter \"port\" (1 .. 65535)"
+        );
+        let blocks = IntSpec {
+            min: 16,
+            max: 1000,
+            unit: Unit::Blocks,
+        };
+        assert_eq!(
+            validate_int("shared_buffers", "1GB", &blocks)
+                .unwrap_err()
+                .to_string(),
+            "131072 8kB is outside the valid range for parameter \"shared_buffers\" (16 8kB .. 1000 8kB)"
+        );
+    }
+
+    #[test]
+    fn int_invalid_value_texts() {
+        let e = auth_timeout("60 sec").unwrap_err();
+        assert_eq!(
+            e.message(),
+            "invalid value for parameter \"authentication_timeout\": \"60 sec\""
+        );
+        assert_eq!(
+            e.hint(),
+            Some(
+                "Valid units for this parameter are \"us\", \"ms\", \"s\", \"min\", \"h\", and \"d\"."
+            )
+        );
+        // Units are case-sensitive.
+        assert_eq!(
+            auth_timeout("60S").unwrap_err().hint(),
+            Some(TIME_UNITS_HINT)
+        );
+        assert_eq!(
+            auth_timeout("1 min x").unwrap_err().hint(),
+            Some(TIME_UNITS_HINT)
+        );
+        assert_eq!(
+            auth_timeout("0x").unwrap_err().hint(),
+            Some(TIME_UNITS_HINT)
+        );
+        // No hint when nothing numeric was found.
+        for bad in ["", "abc", "s", " ", "nan", "inf", "-"] {
+            let e = auth_timeout(bad).unwrap_err();
+            assert_eq!(
+                e.message(),
+                format!("invalid value for parameter \"authentication_timeout\": \"{bad}\"")
+            );
+            assert_eq!(e.hint(), None, "{bad:?}");
+        }
+        // Unitless settings reject any suffix, without a hint.
+        let port = IntSpec {
+            min: 1,
+            max: 65535,
+            unit: Unit::None,
+        };
+        let e = validate_int("port", "5432kB", &port).unwrap_err();
+        assert_eq!(
+            e.message(),
+            "invalid value for parameter \"port\": \"5432kB\""
+        );
+        assert_eq!(e.hint(), None);
+        // Memory hint.
+        let kb = IntSpec {
+            min: 64,
+            max: i32::MAX,
+            unit: Unit::Kb,
+        };
+        let e = validate_int("work_mem", "4mb", &kb).unwrap_err();
+        assert_eq!(
+            e.message(),
+            "invalid value for parameter \"work_mem\": \"4mb\""
+        );
+        assert_eq!(
+            e.hint(),
+            Some("Valid units for this parameter are \"B\", \"kB\", \"MB\", \"GB\", and \"TB\".")
+        );
+        // Integer overflow.
+        let e = validate_int("work_mem", "3TB", &kb).unwrap_err();
+        assert_eq!(e.hint(), Some("Value exceeds integer range."));
+        let e = validate_int("work_mem", "99999999999999999999", &kb).unwrap_err();
+        assert_eq!(e.hint(), Some(INTEGER_RANGE_HINT));
+        let e = validate_int("work_mem", "1e999", &kb).unwrap_err();
+        assert_eq!(e.hint(), None); // strtod ERANGE: no hint
+    }
+
+    #[test]
+    fn memory_units() {
+        let p = |v| parse_int(v, Unit::Kb);
+        assert_eq!(p("8MB"), Ok(8192));
+        assert_eq!(p("1GB"), Ok(1024 * 1024));
+        assert_eq!(p("1TB"), Ok(1024 * 1024 * 1024));
+        assert_eq!(p("2048B"), Ok(2));
+        assert_eq!(p("1500B"), Ok(1));
+        assert_eq!(p("1.5MB"), Ok(1536));
+        assert_eq!(p("64kB"), Ok(64));
+        assert_eq!(parse_int("1MB", Unit::Byte), Ok(1024 * 1024));
+        assert_eq!(parse_int("1GB", Unit::Mb), Ok(1024));
+        assert_eq!(parse_int("128MB", Unit::Blocks), Ok(16384));
+        assert_eq!(parse_int("16MB", Unit::XBlocks), Ok(2048));
+        assert_eq!(parse_int("1d", Unit::Min), Ok(1440));
+        assert_eq!(parse_int("1s", Unit::Ms), Ok(1000));
+        assert_eq!(parse_int("1500us", Unit::Ms), Ok(2));
+        // A memory unit on a time setting is a bad unit.
+        assert_eq!(
+            parse_int("1MB", Unit::S),
+            Err(NumberSyntaxError {
+                hint: Some(TIME_UNITS_HINT)
+            })
+        );
+    }
+
+    #[test]
+    fn real_values() {
+        let spec = RealSpec {
+            min: 0.0,
+            max: 1.0,
+            unit: Unit::None,
+        };
+        assert_eq!(validate_real("frac", "0.5", &spec), Ok(0.5));
+        assert_eq!(validate_real("frac", ".5", &spec), Ok(0.5));
+        assert_eq!(validate_real("frac", "5e-1", &spec), Ok(0.5));
+        assert_eq!(validate_real("frac", "0x1p-1", &spec), Ok(0.5));
+        assert_eq!(
+            validate_real("frac", "1.5", &spec).unwrap_err().message(),
+            "1.5 is outside the valid range for parameter \"frac\" (0 .. 1)"
+        );
+        assert_eq!(
+            validate_real("frac", "inf", &spec).unwrap_err().message(),
+            "inf is outside the valid range for parameter \"frac\" (0 .. 1)"
+        );
+        let e = validate_real("frac", "NaN", &spec).unwrap_err();
+        assert_eq!(e.message(), "invalid value for parameter \"frac\": \"NaN\"");
+        assert_eq!(e.hint(), None);
+        let ms = RealSpec {
+            min: -1.0,
+            max: 1e7,
+            unit: Unit::Ms,
+        };
+        assert_eq!(validate_real("delay", "1.5s", &ms), Ok(1500.0));
+        assert_eq!(validate_real("delay", "2.5us", &ms), Ok(0.0025));
+        assert_eq!(
+            validate_real("delay", "20000s", &ms).unwrap_err().message(),
+            "2e+07 ms is outside the valid range for parameter \"delay\" (-1 ms .. 1e+07 ms)"
+        );
+        assert_eq!(
+            validate_real("delay", "5 parsecs", &ms).unwrap_err().hint(),
+            Some(TIME_UNITS_HINT)
+        );
+    }
+
+    #[test]
+    fn hex_and_strtol_edges() {
+        assert_eq!(parse_int("0x7fffffff", Unit::None), Ok(i32::MAX));
+        assert_eq!(parse_int("-0x80000000", Unit::None), Ok(i32::MIN));
+        assert_eq!(
+            parse_int("0x80000000", Unit::None),
+            Err(NumberSyntaxError {
+                hint: Some(INTEGER_RANGE_HINT)
+            })
+        );
+        assert_eq!(parse_int("0x1.8p1", Unit::None), Ok(3));
+        assert_eq!(
+            parse_int("08", Unit::None),
+            Err(NumberSyntaxError { hint: None })
+        );
+        assert_eq!(parse_int("-0", Unit::None), Ok(0));
+        assert_eq!(parse_real("0x10", Unit::None), Ok(16.0));
+        assert_eq!(parse_real("0x1.fffffffffffff8p0", Unit::None), Ok(2.0));
+        assert_eq!(parse_real("-Infinity", Unit::None), Ok(f64::NEG_INFINITY));
+        assert!(parse_real("1e-400", Unit::None).is_err());
+        assert!(parse_real("nan(123)", Unit::None).is_err());
+    }
+
+    #[test]
+    fn enum_lookup_and_hint() {
+        let opts = [
+            EnumOption::new("debug", 1),
+            EnumOption::new("info", 2),
+            EnumOption::new("notice", 3),
+            EnumOption::hidden("secret", 4),
+        ];
+        assert_eq!(validate_enum("lvl", "INFO", &opts), Ok(2));
+        assert_eq!(validate_enum("lvl", "secret", &opts), Ok(4));
+        let e = validate_enum("lvl", "loud", &opts).unwrap_err();
+        assert_eq!(e.message(), "invalid value for parameter \"lvl\": \"loud\"");
+        assert_eq!(e.hint(), Some("Available values: debug, info, notice."));
+        let all_hidden = [EnumOption::hidden("x", ())];
+        assert_eq!(enum_hint(&all_hidden), "Available values.");
+    }
+
+    #[test]
+    fn string_values() {
+        assert_eq!(validate_string("abc", false).value, "abc");
+        assert_eq!(validate_string("ab\0c", false).value, "ab");
+        let long = "é".repeat(40); // 80 bytes
+        let v = validate_string(&long, true);
+        assert_eq!(v.value, "é".repeat(31)); // 62 bytes; 63 would split a char
+        assert_eq!(
+            v.notice.as_deref(),
+            Some(format!("identifier \"{long}\" will be truncated to \"{}\"", v.value).as_str())
+        );
+        assert_eq!(validate_string(&"a".repeat(63), true).notice, None);
+    }
+
+    #[test]
+    fn printf_g() {
+        for (v, s) in [
+            (0.0, "0"),
+            (1.0, "1"),
+            (0.5, "0.5"),
+            (100000.0, "100000"),
+            (1000000.0, "1e+06"),
+            (123456789.0, "1.23457e+08"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1.5e-300, "1.5e-300"),
+            (-2.25, "-2.25"),
+            (999999.5, "1e+06"),
+            (f64::INFINITY, "inf"),
+        ] {
+            assert_eq!(format_g(v), s, "{v}");
+        }
+    }
+
+    #[test]
+    fn unit_names() {
+        assert_eq!(Unit::None.name(), None);
+        assert_eq!(Unit::Kb.name(), Some("kB"));
+        assert_eq!(Unit::XBlocks.name(), Some("8kB"));
+        assert_eq!(Unit::Min.name(), Some("min"));
+        assert_eq!(Unit::S.units_hint(), Some(TIME_UNITS_HINT));
+        assert_eq!(Unit::None.units_hint(), None);
+    }
+}

@@ -1,0 +1,136 @@
+//! The crate's error type: every way start-up, configuration or TLS set-up can fail, each
+//! worded as PostgreSQL words it where PostgreSQL has the same failure.
+
+use std::path::PathBuf;
+
+use crate::log::LogRecord;
+use crate::wire::Severity;
+
+/// Why the server cannot start (or a reload cannot apply).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A setting name PostgreSQL does not know.
+    #[error("unrecognized configuration parameter \"{name}\"")]
+    UnknownSetting {
+        /// The name as given.
+        name: String,
+    },
+    /// A setting value that does not parse or is out of range.
+    #[error("{message}")]
+    InvalidSetting {
+        /// The setting.
+        name: String,
+        /// PostgreSQL's message, e.g. `invalid value for parameter "ssl": "maybe"`.
+        message: String,
+        /// PostgreSQL's HINT, if it gives one.
+        hint: Option<String>,
+    },
+    /// A `-c` option without `=`.
+    #[error("-c {0} requires a value")]
+    MissingValue(String),
+    /// The data directory is missing or unreadable.
+    #[error("data directory \"{}\" does not exist", path.display())]
+    NoDataDirectory {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// The TLS context could not be built: certificate, key, ciphers, protocol range...
+    #[error("{message}")]
+    Tls {
+        /// PostgreSQL's message (with the library's reason after `: ` where it has one).
+        message: String,
+        /// DETAIL line.
+        detail: Option<String>,
+    },
+    /// A listen address could not be bound.
+    #[error("could not bind {family} address \"{address}\": {reason}")]
+    Bind {
+        /// `IPv4`, `IPv6` or `Unix`.
+        family: &'static str,
+        /// The address.
+        address: String,
+        /// `strerror` text.
+        reason: String,
+    },
+    /// No listener could be created at all.
+    #[error("no socket created for listening")]
+    NoListeners,
+    /// A host name in `listen_addresses` that does not resolve.
+    #[error("could not translate host name \"{host}\", service \"{port}\" to address: {reason}")]
+    Resolve {
+        /// The host name.
+        host: String,
+        /// The port.
+        port: u16,
+        /// The resolver's reason.
+        reason: String,
+    },
+    /// Any other IO failure at start-up.
+    #[error("{context}: {reason}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// `strerror` text.
+        reason: String,
+    },
+}
+
+impl Error {
+    /// The error as PostgreSQL would log it at start-up: a FATAL record with its DETAIL/HINT.
+    pub fn log_record(&self) -> LogRecord {
+        let mut record = LogRecord::new(Severity::Fatal, self.to_string());
+        match self {
+            Self::InvalidSetting { hint: Some(h), .. } => record = record.with_hint(h.clone()),
+            Self::Tls {
+                detail: Some(d), ..
+            } => record = record.with_detail(d.clone()),
+            _ => {}
+        }
+        record
+    }
+
+    pub(crate) fn io(context: impl Into<String>, err: &std::io::Error) -> Self {
+        Self::Io {
+            context: context.into(),
+            reason: strerror(err),
+        }
+    }
+}
+
+/// An IO error as C's `strerror` (and so PostgreSQL's `%m`) words it, without Rust's
+/// ` (os error N)` suffix.
+pub fn strerror(err: &std::io::Error) -> String {
+    let text = err.to_string();
+    match text.find(" (os error ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strerror_drops_the_rust_suffix() {
+        let e = std::io::Error::from_raw_os_error(libc::ENOENT);
+        assert_eq!(strerror(&e), "No such file or directory");
+    }
+
+    #[test]
+    fn records_carry_hints() {
+        let e = Error::InvalidSetting {
+            name: "ssl_min_protocol_version".into(),
+            message: "invalid value for parameter \"ssl_min_protocol_version\": \"TLSv1.4\"".into(),
+            hint: Some("Available values: TLSv1, TLSv1.1, TLSv1.2, TLSv1.3.".into()),
+        };
+        assert_eq!(
+            e.log_record().lines(),
+            [
+                "FATAL:  invalid value for parameter \"ssl_min_protocol_version\": \"TLSv1.4\"",
+                "HINT:  Available values: TLSv1, TLSv1.1, TLSv1.2, TLSv1.3."
+            ]
+        );
+    }
+}

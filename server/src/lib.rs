@@ -1,0 +1,30 @@
+//! `pgssl-server`: a PostgreSQL-compatible server for the startup and SSL phase, built to
+//! implement the documented SSL rules exactly.
+//!
+//! The crate is layered so that the protocol core does no IO:
+//!
+//! - [`wire`]: the codec for every packet and message of the startup phase;
+//! - [`negotiate`]: the negotiation state machine over bytes and events;
+//! - [`profile`]: which PostgreSQL version to behave like, and the table of differences;
+//! - [`log`]: server log records and their PostgreSQL-style text;
+//!
+//! and at the edges, with tokio and OpenSSL:
+//!
+//! - [`config`]: settings from the command line (and, later, `postgresql.conf`);
+//! - [`tls`]: building the OpenSSL context and running handshakes;
+//! - [`session`]: what follows startup: authentication, parameters, queries;
+//! - [`server`]: listeners and the per-connection driver.
+
+pub mod config;
+pub mod error;
+pub mod log;
+pub mod negotiate;
+pub mod profile;
+pub mod query;
+pub mod server;
+pub mod session;
+pub mod tls;
+pub mod transport;
+pub mod wire;
+
+pub use error::Error;

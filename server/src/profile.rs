@@ -1,0 +1,186 @@
+//! Behaviour profiles: which PostgreSQL the reference server behaves like, and the one table
+//! of rules in which those versions differ.
+//!
+//! Code that depends on the version asks the profile's [`Rules`] for a value; it never tests
+//! the profile itself. Adding a version means adding one row here.
+
+use crate::wire::ProtocolVersion;
+
+/// Which PostgreSQL the server reproduces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Profile {
+    /// The PostgreSQL 8.4 documentation (§17.8): implicit `root.crt`/`root.crl`, files read
+    /// only at start. On the wire it behaves like PostgreSQL 15, since 8.4's protocol-2 era
+    /// negotiation is not something current clients can speak.
+    Seed,
+    /// PostgreSQL 15.
+    Pg15,
+    /// PostgreSQL 18.
+    Pg18,
+}
+
+/// Where the CVE-2021-23214 check looks for bytes that arrived before TLS started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PipelinedAfterSsl {
+    /// 15: TLS reads the socket; bytes left in the plaintext buffer after the handshake are
+    /// refused with an 08P01 error sent over TLS.
+    RefuseAfterHandshake,
+    /// 17+: buffered bytes are pushed into the TLS library as the start of the TLS stream;
+    /// whatever TLS leaves unread fails the connection.
+    FeedIntoTls,
+}
+
+/// Which length rule a CancelRequest must meet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelLength {
+    /// Exactly 16 bytes in all; anything else is `invalid length of startup packet`.
+    Fixed16,
+    /// 3.2 keys of 1 to 256 bytes, with their own two messages.
+    Variable,
+}
+
+/// What NegotiateProtocolVersion reports as the newest version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NegotiatedVersion {
+    /// The server's newest version (15).
+    Latest,
+    /// The requested version capped at the newest (18).
+    RequestedCapped,
+}
+
+/// How `application_name` is cleaned of non-ASCII bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AsciiCleaning {
+    /// Each byte outside 0x20..=0x7E becomes `?` (15).
+    QuestionMark,
+    /// Each such byte becomes `\xNN` (16+).
+    HexEscape,
+}
+
+/// Everything that differs between the profiles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rules {
+    /// The profile's name in settings, logs and snapshots: `seed`, `15`, `18`.
+    pub name: &'static str,
+    /// `server_version` as reported to clients.
+    pub server_version: &'static str,
+    /// `server_version_num`.
+    pub server_version_num: &'static str,
+    /// The newest protocol version.
+    pub latest_protocol: ProtocolVersion,
+    /// From which protocol version BackendKeyData carries a 32-byte key (`None`: always 4).
+    pub long_cancel_key_from: Option<ProtocolVersion>,
+    /// The CVE-2021-23214 check.
+    pub pipelined_after_ssl: PipelinedAfterSsl,
+    /// The CancelRequest length rule.
+    pub cancel_length: CancelLength,
+    /// The version NegotiateProtocolVersion reports.
+    pub negotiated_version: NegotiatedVersion,
+    /// Direct SSL: a first byte of 0x16 starts TLS without an SSLRequest (17+).
+    pub direct_ssl: bool,
+    /// The ALPN callback: `postgresql` is selected, any other offer is a fatal alert (17+).
+    pub alpn: bool,
+    /// `application_name` cleaning.
+    pub ascii_cleaning: AsciiCleaning,
+    /// `root.crt` and `root.crl` in the data directory are used without a setting (8.4).
+    pub implicit_root_files: bool,
+    /// SIGHUP re-reads certificate, key, CA and CRL files (10+).
+    pub reload_ssl_files: bool,
+    /// GUC_REPORT parameters beyond those every profile sends, with their values.
+    pub extra_reported: &'static [(&'static str, &'static str)],
+}
+
+const PG15: Rules = Rules {
+    name: "15",
+    server_version: "15.18 (pgssl)",
+    server_version_num: "150018",
+    latest_protocol: ProtocolVersion::V3_0,
+    long_cancel_key_from: None,
+    pipelined_after_ssl: PipelinedAfterSsl::RefuseAfterHandshake,
+    cancel_length: CancelLength::Fixed16,
+    negotiated_version: NegotiatedVersion::Latest,
+    direct_ssl: false,
+    alpn: false,
+    ascii_cleaning: AsciiCleaning::QuestionMark,
+    implicit_root_files: false,
+    reload_ssl_files: true,
+    extra_reported: &[],
+};
+
+const PG18: Rules = Rules {
+    name: "18",
+    server_version: "18.4 (pgssl)",
+    server_version_num: "180004",
+    latest_protocol: ProtocolVersion::V3_2,
+    long_cancel_key_from: Some(ProtocolVersion::V3_2),
+    pipelined_after_ssl: PipelinedAfterSsl::FeedIntoTls,
+    cancel_length: CancelLength::Variable,
+    negotiated_version: NegotiatedVersion::RequestedCapped,
+    direct_ssl: true,
+    alpn: true,
+    ascii_cleaning: AsciiCleaning::HexEscape,
+    implicit_root_files: false,
+    reload_ssl_files: true,
+    extra_reported: &[("scram_iterations", "4096")],
+};
+
+const SEED: Rules = Rules {
+    name: "seed",
+    server_version: "15.18 (pgssl seed profile)",
+    implicit_root_files: true,
+    reload_ssl_files: false,
+    ..PG15
+};
+
+impl Profile {
+    /// Every profile, oldest rules first.
+    pub const ALL: [Profile; 3] = [Profile::Seed, Profile::Pg15, Profile::Pg18];
+
+    /// The profile's rules.
+    pub fn rules(self) -> &'static Rules {
+        match self {
+            Self::Seed => &SEED,
+            Self::Pg15 => &PG15,
+            Self::Pg18 => &PG18,
+        }
+    }
+
+    /// The profile named `name` (`seed`, `15`, `18`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.rules().name.eq_ignore_ascii_case(name))
+    }
+
+    /// The profile's name.
+    pub fn name(self) -> &'static str {
+        self.rules().name
+    }
+}
+
+impl std::fmt::Display for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for p in Profile::ALL {
+            assert_eq!(Profile::from_name(p.name()), Some(p));
+        }
+        assert_eq!(Profile::from_name("16"), None);
+    }
+
+    #[test]
+    fn seed_rides_on_fifteens_wire_rules() {
+        let (seed, pg15) = (Profile::Seed.rules(), Profile::Pg15.rules());
+        assert_eq!(seed.pipelined_after_ssl, pg15.pipelined_after_ssl);
+        assert_eq!(seed.latest_protocol, pg15.latest_protocol);
+        assert!(seed.implicit_root_files && !pg15.implicit_root_files);
+    }
+}

@@ -1,0 +1,455 @@
+//! The server at the edge: listeners on TCP and Unix-domain sockets, one task per connection
+//! driving the negotiation state machine over the socket, and shutdown on signals.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use openssl::ssl::SslContext;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::task::JoinSet;
+use tokio::time::{Instant, timeout_at};
+
+use crate::config::Settings;
+use crate::error::{Error, strerror};
+use crate::log::{LogRecord, Logger};
+use crate::negotiate::{Action, Event, NegotiateConfig, Negotiator, Transport as SocketKind};
+use crate::session;
+use crate::tls::{self, PrefixedStream};
+use crate::transport::Transport;
+use crate::wire::CancelRequest;
+
+/// Size of each read into the connection buffer: PostgreSQL's `PQ_RECV_BUFFER_SIZE`.
+const RECV_BUFFER_SIZE: usize = 8192;
+
+/// How the server is asked to stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shutdown {
+    /// SIGTERM: stop accepting, let sessions finish.
+    Smart,
+    /// SIGINT: stop accepting, end sessions now.
+    Fast,
+}
+
+/// State every connection task shares; immutable apart from the session registry.
+pub struct Shared {
+    /// The settings in force.
+    pub settings: Arc<Settings>,
+    /// The TLS context, when SSL is on and loaded.
+    pub tls: Option<SslContext>,
+    /// The server log.
+    pub logger: Arc<Logger>,
+    sessions: Mutex<HashMap<u32, Vec<u8>>>,
+    next_pid: AtomicU32,
+}
+
+impl Shared {
+    fn log(&self, pid: u32, record: &LogRecord) {
+        self.logger.write(pid, record);
+    }
+
+    fn next_pid(&self) -> u32 {
+        self.next_pid.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Records a session's cancel key, so CancelRequests can be checked against it.
+    pub fn register_session(&self, pid: u32, key: Vec<u8>) {
+        self.lock_sessions().insert(pid, key);
+    }
+
+    /// Forgets a session that ended.
+    pub fn unregister_session(&self, pid: u32) {
+        self.lock_sessions().remove(&pid);
+    }
+
+    fn lock_sessions(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Vec<u8>>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Checks a CancelRequest as the postmaster does, logging what it finds. Queries here
+    /// finish at once, so a matching request has nothing to interrupt.
+    fn cancel(&self, pid: u32, request: &CancelRequest) {
+        let Some(target) = request.pid() else { return };
+        let message = match self.lock_sessions().get(&target) {
+            None => format!("PID {target} in cancel request did not match any process"),
+            Some(key) if key.as_slice() != request.key() => {
+                format!("wrong key in cancel request for process {target}")
+            }
+            Some(_) => return,
+        };
+        self.log(pid, &LogRecord::log(message));
+    }
+}
+
+enum Listener {
+    Tcp(TcpListener),
+    Unix(UnixListener, PathBuf),
+}
+
+/// A bound server, ready to run.
+pub struct Server {
+    shared: Arc<Shared>,
+    listeners: Vec<Listener>,
+}
+
+impl Server {
+    /// Loads TLS (when `ssl` is on) and binds every listen address, as the postmaster does
+    /// before it accepts connections. Any failure is the reason the server cannot start.
+    pub async fn bind(settings: Settings, logger: Arc<Logger>) -> Result<Self, Error> {
+        if !settings.data_directory.is_dir() {
+            return Err(Error::NoDataDirectory {
+                path: settings.data_directory.clone(),
+            });
+        }
+        let tls = if settings.ssl {
+            Some(tls::build_context(&settings)?)
+        } else {
+            None
+        };
+        let own_pid = std::process::id();
+        let mut settings = settings;
+        let mut listeners = Vec::new();
+        let mut any_tcp = false;
+        for addr in resolve_listen_addresses(&settings)? {
+            let addr = SocketAddr::new(addr, settings.port);
+            let family = if addr.is_ipv4() { "IPv4" } else { "IPv6" };
+            match TcpListener::bind(addr).await {
+                Ok(l) => {
+                    if settings.port == 0 {
+                        settings.port = l
+                            .local_addr()
+                            .map_err(|e| Error::io("getsockname", &e))?
+                            .port();
+                    }
+                    logger.write(
+                        own_pid,
+                        &LogRecord::log(format!(
+                            "listening on {family} address \"{}\", port {}",
+                            addr.ip(),
+                            settings.port
+                        )),
+                    );
+                    listeners.push(Listener::Tcp(l));
+                    any_tcp = true;
+                }
+                Err(e) => logger.write(
+                    own_pid,
+                    &LogRecord::log(format!(
+                        "could not bind {family} address \"{}\": {}",
+                        addr.ip(),
+                        strerror(&e)
+                    )),
+                ),
+            }
+        }
+        if !settings.listen_addresses.is_empty() && !any_tcp {
+            return Err(Error::NoListeners);
+        }
+        for dir in &settings.unix_socket_directories {
+            let path = dir.join(format!(".s.PGSQL.{}", settings.port));
+            // A socket file left by an earlier run that did not shut down cleanly.
+            let _ = std::fs::remove_file(&path);
+            let listener = UnixListener::bind(&path).map_err(|e| Error::Bind {
+                family: "Unix",
+                address: path.display().to_string(),
+                reason: strerror(&e),
+            })?;
+            logger.write(
+                own_pid,
+                &LogRecord::log(format!("listening on Unix socket \"{}\"", path.display())),
+            );
+            listeners.push(Listener::Unix(listener, path));
+        }
+        if listeners.is_empty() {
+            return Err(Error::NoListeners);
+        }
+        Ok(Self {
+            shared: Arc::new(Shared {
+                settings: Arc::new(settings),
+                tls,
+                logger,
+                sessions: Mutex::new(HashMap::new()),
+                next_pid: AtomicU32::new(own_pid.wrapping_add(1)),
+            }),
+            listeners,
+        })
+    }
+
+    /// The TCP addresses the server listens on (with the port actually bound).
+    pub fn tcp_addresses(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .iter()
+            .filter_map(|l| match l {
+                Listener::Tcp(t) => t.local_addr().ok(),
+                Listener::Unix(..) => None,
+            })
+            .collect()
+    }
+
+    /// The Unix-domain socket paths.
+    pub fn unix_paths(&self) -> Vec<PathBuf> {
+        self.listeners
+            .iter()
+            .filter_map(|l| match l {
+                Listener::Unix(_, p) => Some(p.clone()),
+                Listener::Tcp(_) => None,
+            })
+            .collect()
+    }
+
+    /// Accepts connections until `shutdown` resolves, then stops as it asks: a smart shutdown
+    /// waits for sessions to end, a fast one ends them.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = Shutdown>) {
+        let own_pid = std::process::id();
+        let shared = self.shared;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(Transport, Peer)>(64);
+        let mut accepts = JoinSet::new();
+        let mut paths = Vec::new();
+        for listener in self.listeners {
+            let (tx, shared) = (tx.clone(), Arc::clone(&shared));
+            match listener {
+                Listener::Tcp(l) => accepts.spawn(async move {
+                    loop {
+                        match l.accept().await {
+                            Ok((socket, peer)) => {
+                                let _ = socket.set_nodelay(true);
+                                if tx
+                                    .send((Transport::Tcp(socket), Peer::Tcp(peer)))
+                                    .await
+                                    .is_err()
+                                {
+                                    return;
+                                }
+                            }
+                            Err(e) => shared.log(own_pid, &accept_error(&e)),
+                        }
+                    }
+                }),
+                Listener::Unix(l, path) => {
+                    paths.push(path);
+                    accepts.spawn(async move {
+                        loop {
+                            match l.accept().await {
+                                Ok((socket, _)) => {
+                                    if tx
+                                        .send((Transport::Unix(socket), Peer::Local))
+                                        .await
+                                        .is_err()
+                                    {
+                                        return;
+                                    }
+                                }
+                                Err(e) => shared.log(own_pid, &accept_error(&e)),
+                            }
+                        }
+                    })
+                }
+            };
+        }
+        drop(tx);
+        shared.log(
+            own_pid,
+            &LogRecord::log("database system is ready to accept connections"),
+        );
+        let mut connections = JoinSet::new();
+        tokio::pin!(shutdown);
+        let mode = loop {
+            tokio::select! {
+                mode = &mut shutdown => break mode,
+                accepted = rx.recv() => match accepted {
+                    Some((transport, peer)) => {
+                        connections.spawn(serve_connection(Arc::clone(&shared), transport, peer));
+                    }
+                    None => break Shutdown::Fast,
+                },
+                // Reap finished connection tasks as we go.
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
+        };
+        let message = match mode {
+            Shutdown::Smart => "received smart shutdown request",
+            Shutdown::Fast => "received fast shutdown request",
+        };
+        shared.log(own_pid, &LogRecord::log(message));
+        accepts.abort_all();
+        drop(rx);
+        if mode == Shutdown::Fast {
+            connections.abort_all();
+        }
+        while connections.join_next().await.is_some() {}
+        for path in paths {
+            let _ = std::fs::remove_file(path);
+        }
+        shared.log(own_pid, &LogRecord::log("database system is shut down"));
+    }
+}
+
+fn accept_error(e: &std::io::Error) -> LogRecord {
+    LogRecord::log(format!("could not accept new connection: {}", strerror(e)))
+}
+
+/// Where a connection came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peer {
+    /// A TCP client.
+    Tcp(SocketAddr),
+    /// A Unix-domain socket client.
+    Local,
+}
+
+impl Peer {
+    /// The client address, if TCP.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            Self::Tcp(a) => Some(a.ip()),
+            Self::Local => None,
+        }
+    }
+}
+
+/// `listen_addresses` resolved to IP addresses: `*` is every IPv4 and IPv6 address,
+/// `localhost` and other names resolve through the system.
+fn resolve_listen_addresses(settings: &Settings) -> Result<Vec<IpAddr>, Error> {
+    let mut out: Vec<IpAddr> = Vec::new();
+    for entry in &settings.listen_addresses {
+        let found: Vec<IpAddr> = if entry == "*" {
+            vec![IpAddr::from([0u8; 4]), IpAddr::from([0u16; 8])]
+        } else if let Ok(ip) = entry.parse::<IpAddr>() {
+            vec![ip]
+        } else {
+            use std::net::ToSocketAddrs;
+            (entry.as_str(), settings.port)
+                .to_socket_addrs()
+                .map_err(|e| Error::Resolve {
+                    host: entry.clone(),
+                    port: settings.port,
+                    reason: strerror(&e),
+                })?
+                .map(|a| a.ip())
+                .collect()
+        };
+        for ip in found {
+            if !out.contains(&ip) {
+                out.push(ip);
+            }
+        }
+    }
+    // IPv4 first, so that a port picked for port 0 comes from the address clients use most.
+    out.sort_by_key(|ip| ip.is_ipv6());
+    Ok(out)
+}
+
+/// Drives one connection: negotiation through the state machine, then the session.
+pub async fn serve_connection(shared: Arc<Shared>, transport: Transport, peer: Peer) {
+    let pid = shared.next_pid();
+    let settings = Arc::clone(&shared.settings);
+    if settings.log_connections {
+        let message = match peer {
+            Peer::Tcp(a) => format!("connection received: host={} port={}", a.ip(), a.port()),
+            Peer::Local => "connection received: host=[local]".to_owned(),
+        };
+        shared.log(pid, &LogRecord::log(message));
+    }
+    let kind = match transport {
+        Transport::Unix(_) => SocketKind::Unix,
+        Transport::Tcp(_) | Transport::Tls(_) => SocketKind::Tcp,
+    };
+    let mut machine = Negotiator::new(NegotiateConfig {
+        rules: settings.profile.rules(),
+        ssl_loaded: shared.tls.is_some(),
+        transport: kind,
+        tls_version_range: settings.tls_version_range(),
+        trace: settings.trace_connection_negotiation,
+    });
+    // authentication_timeout covers the whole startup, TLS handshake and login included.
+    let deadline = Instant::now() + settings.authentication_timeout;
+    let mut transport = Some(transport);
+    let mut buf = vec![0u8; RECV_BUFFER_SIZE];
+    loop {
+        while let Some(action) = machine.poll_action() {
+            let Some(stream) = transport.as_mut() else {
+                return;
+            };
+            match action {
+                Action::Send(bytes) => {
+                    if stream.write_all(&bytes).await.is_err() || stream.flush().await.is_err() {
+                        return;
+                    }
+                }
+                Action::Log(record) => shared.log(pid, &record),
+                Action::Cancel(request) => shared.cancel(pid, &request),
+                Action::Close => {
+                    if let Some(stream) = transport.take() {
+                        stream.close().await;
+                    }
+                    return;
+                }
+                Action::StartTls { prefix, .. } => {
+                    let (Some(Transport::Tcp(socket)), Some(ctx)) =
+                        (transport.take(), shared.tls.as_ref())
+                    else {
+                        // The machine only asks for TLS on TCP with a loaded context.
+                        return;
+                    };
+                    match timeout_at(
+                        deadline,
+                        tls::accept(ctx, PrefixedStream::new(prefix, socket)),
+                    )
+                    .await
+                    {
+                        Err(_) => machine.handle(Event::Timeout),
+                        Ok(Ok(tls_stream)) => {
+                            let unread_prefix = tls_stream.get_ref().unread_prefix();
+                            let alpn = tls_stream
+                                .ssl()
+                                .selected_alpn_protocol()
+                                .map(<[u8]>::to_vec);
+                            transport = Some(Transport::Tls(Box::new(tls_stream)));
+                            machine.handle(Event::TlsEstablished {
+                                alpn,
+                                unread_prefix,
+                            });
+                        }
+                        Ok(Err(e)) => machine.handle(Event::TlsFailed {
+                            failure: e.failure,
+                            unread_prefix: e.unread_prefix,
+                        }),
+                    }
+                }
+                Action::Startup(info) => {
+                    let Some(stream) = transport.take() else {
+                        return;
+                    };
+                    let pending = machine.take_buffered();
+                    session::run(&shared, stream, *info, pending, pid, peer, deadline).await;
+                    return;
+                }
+            }
+        }
+        if machine.is_finished() {
+            // Finished without a Close: the transport has already been handed on or dropped.
+            return;
+        }
+        let Some(stream) = transport.as_mut() else {
+            return;
+        };
+        match timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) => machine.handle(Event::Timeout),
+            Ok(Ok(0)) => machine.handle(Event::Eof),
+            Ok(Ok(n)) => machine.handle(Event::Received(&buf[..n])),
+            Ok(Err(e)) => {
+                shared.log(
+                    pid,
+                    &LogRecord::log(format!(
+                        "could not receive data from client: {}",
+                        strerror(&e)
+                    )),
+                );
+                machine.handle(Event::Eof);
+            }
+        }
+    }
+}

@@ -1,0 +1,302 @@
+//! What follows a finished startup packet: authentication (trust, for now), the parameter
+//! reports, BackendKeyData and ReadyForQuery, then the simple-query loop until the client
+//! terminates.
+
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
+
+use crate::log::LogRecord;
+use crate::negotiate::{Replication, StartupInfo};
+use crate::query::{self, SessionView};
+use crate::server::{Peer, Shared};
+use crate::transport::Transport;
+use crate::wire::backend::Authentication;
+use crate::wire::{BackendMessage, ErrorFields, FrontendMessage, Severity, TransactionStatus};
+
+/// Bytes of the 3.2 cancel key PostgreSQL 18 sends; earlier protocols use 4.
+const LONG_CANCEL_KEY: usize = 32;
+const SHORT_CANCEL_KEY: usize = 4;
+
+/// Runs the session on `stream` until the client leaves. `pending` holds bytes that arrived
+/// behind the startup packet.
+pub async fn run(
+    shared: &Arc<Shared>,
+    mut stream: Transport,
+    info: StartupInfo,
+    pending: Vec<u8>,
+    pid: u32,
+    _peer: Peer,
+    _deadline: Instant,
+) {
+    let settings = &shared.settings;
+    let rules = settings.profile.rules();
+    let tls = stream.tls_facts();
+    let key_len = match rules.long_cancel_key_from {
+        Some(from) if info.version >= from => LONG_CANCEL_KEY,
+        _ => SHORT_CANCEL_KEY,
+    };
+    let mut key = vec![0u8; key_len];
+    if openssl::rand::rand_bytes(&mut key).is_err() {
+        let error = ErrorFields::new(
+            Severity::Fatal,
+            "XX000",
+            "could not generate random cancel key",
+        );
+        shared.logger.write(pid, &LogRecord::from(&error));
+        let _ = stream
+            .write_all(&BackendMessage::ErrorResponse(error).to_bytes())
+            .await;
+        stream.close().await;
+        return;
+    }
+
+    let client_encoding = match info
+        .settings
+        .iter()
+        .rev()
+        .find(|(n, _)| n == "client_encoding")
+    {
+        Some((_, value)) => match normalize_encoding(value) {
+            Some(enc) => enc,
+            None => {
+                let error = ErrorFields::new(
+                    Severity::Fatal,
+                    "22023",
+                    format!("invalid value for parameter \"client_encoding\": \"{value}\""),
+                );
+                shared.logger.write(pid, &LogRecord::from(&error));
+                let _ = stream
+                    .write_all(&BackendMessage::ErrorResponse(error).to_bytes())
+                    .await;
+                stream.close().await;
+                return;
+            }
+        },
+        None => "UTF8",
+    };
+
+    if settings.log_connections {
+        shared
+            .logger
+            .write(pid, &LogRecord::log(authorized_line(&info, tls.as_ref())));
+    }
+
+    let mut out = Vec::new();
+    BackendMessage::Authentication(Authentication::Ok).encode(&mut out);
+    let application_name = info.application_name.clone().unwrap_or_default();
+    let mut reported: Vec<(&str, String)> = vec![
+        ("application_name", application_name),
+        ("client_encoding", client_encoding.to_owned()),
+        ("DateStyle", "ISO, MDY".into()),
+        ("default_transaction_read_only", "off".into()),
+        ("in_hot_standby", "off".into()),
+        ("integer_datetimes", "on".into()),
+        ("IntervalStyle", "postgres".into()),
+        ("is_superuser", "on".into()),
+        ("server_encoding", "UTF8".into()),
+        ("server_version", rules.server_version.into()),
+        ("session_authorization", info.user.clone()),
+        ("standard_conforming_strings", "on".into()),
+        ("TimeZone", "Etc/UTC".into()),
+    ];
+    reported.extend(
+        rules
+            .extra_reported
+            .iter()
+            .map(|(n, v)| (*n, (*v).to_owned())),
+    );
+    reported.sort_by_key(|(n, _)| n.to_ascii_lowercase());
+    for (name, value) in reported {
+        BackendMessage::ParameterStatus {
+            name: name.into(),
+            value,
+        }
+        .encode(&mut out);
+    }
+    BackendMessage::BackendKeyData {
+        pid,
+        key: key.clone(),
+    }
+    .encode(&mut out);
+    BackendMessage::ReadyForQuery(TransactionStatus::Idle).encode(&mut out);
+    if stream.write_all(&out).await.is_err() {
+        return;
+    }
+    shared.register_session(pid, key);
+    query_loop(shared, &mut stream, pending, pid, &info, tls.as_ref()).await;
+    shared.unregister_session(pid);
+    stream.close().await;
+}
+
+/// The `connection authorized` line of `log_connections`, as PostgreSQL 15 words it.
+fn authorized_line(info: &StartupInfo, tls: Option<&crate::tls::TlsFacts>) -> String {
+    let mut line = match info.replication {
+        Replication::No => format!(
+            "connection authorized: user={} database={}",
+            info.user, info.database
+        ),
+        Replication::Physical => format!("replication connection authorized: user={}", info.user),
+        Replication::Database => format!(
+            "replication connection authorized: user={} database={}",
+            info.user, info.database
+        ),
+    };
+    if let Some(app) = &info.application_name {
+        line.push_str(&format!(" application_name={app}"));
+    }
+    if let Some(t) = tls {
+        line.push_str(&format!(
+            " SSL enabled (protocol={}, cipher={}, bits={})",
+            t.version, t.cipher, t.bits
+        ));
+    }
+    line
+}
+
+/// The encodings a client may ask for, by PostgreSQL's normalised names.
+fn normalize_encoding(value: &str) -> Option<&'static str> {
+    let key: String = value
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_ascii_uppercase();
+    Some(match key.as_str() {
+        "UTF8" | "UNICODE" => "UTF8",
+        "SQLASCII" => "SQL_ASCII",
+        "LATIN1" | "ISO88591" => "LATIN1",
+        "LATIN9" | "ISO885915" => "LATIN9",
+        "WIN1252" => "WIN1252",
+        "EUCJP" => "EUC_JP",
+        _ => return None,
+    })
+}
+
+/// Message types of the extended query protocol: refused once, then skipped until Sync.
+const EXTENDED_PROTOCOL: &[u8] = b"PBEDCHFd";
+
+async fn query_loop(
+    shared: &Arc<Shared>,
+    stream: &mut Transport,
+    mut buf: Vec<u8>,
+    pid: u32,
+    info: &StartupInfo,
+    tls: Option<&crate::tls::TlsFacts>,
+) {
+    let view = SessionView {
+        pid,
+        settings: &shared.settings,
+        tls,
+        user: &info.user,
+    };
+    let mut chunk = vec![0u8; 8192];
+    let mut skipping_to_sync = false;
+    loop {
+        let decoded = FrontendMessage::decode(&buf);
+        let (msg, used) = match decoded {
+            Ok(Some(found)) => found,
+            Ok(None) => match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => {
+                    buf.extend_from_slice(&chunk[..n]);
+                    continue;
+                }
+            },
+            Err(_) => {
+                let error = ErrorFields::new(Severity::Fatal, "08P01", "invalid message length");
+                shared.logger.write(pid, &LogRecord::from(&error));
+                let _ = stream
+                    .write_all(&BackendMessage::ErrorResponse(error).to_bytes())
+                    .await;
+                return;
+            }
+        };
+        buf.drain(..used);
+        let mut out = Vec::new();
+        match msg {
+            FrontendMessage::Terminate => return,
+            FrontendMessage::Query(text) => {
+                skipping_to_sync = false;
+                let text = String::from_utf8_lossy(&text);
+                for reply in query::respond(&text, &view) {
+                    reply.encode(&mut out);
+                }
+                BackendMessage::ReadyForQuery(TransactionStatus::Idle).encode(&mut out);
+            }
+            FrontendMessage::Other { kind: b'S', .. } => {
+                skipping_to_sync = false;
+                BackendMessage::ReadyForQuery(TransactionStatus::Idle).encode(&mut out);
+            }
+            FrontendMessage::Other { kind, .. } if EXTENDED_PROTOCOL.contains(&kind) => {
+                if !skipping_to_sync {
+                    skipping_to_sync = true;
+                    BackendMessage::ErrorResponse(ErrorFields::new(
+                        Severity::Error,
+                        "0A000",
+                        "pgssl does not support the extended query protocol",
+                    ))
+                    .encode(&mut out);
+                }
+            }
+            FrontendMessage::Password(_) | FrontendMessage::Other { .. } => {
+                let kind = match msg {
+                    FrontendMessage::Other { kind, .. } => kind,
+                    _ => b'p',
+                };
+                let error = ErrorFields::new(
+                    Severity::Fatal,
+                    "08P01",
+                    format!("invalid frontend message type {kind}"),
+                );
+                shared.logger.write(pid, &LogRecord::from(&error));
+                let _ = stream
+                    .write_all(&BackendMessage::ErrorResponse(error).to_bytes())
+                    .await;
+                return;
+            }
+        }
+        if !out.is_empty() && stream.write_all(&out).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::ProtocolVersion;
+
+    #[test]
+    fn authorized_line_as_postgres_writes_it() {
+        let info = StartupInfo {
+            requested_version: ProtocolVersion::V3_0,
+            version: ProtocolVersion::V3_0,
+            user: "postgres".into(),
+            database: "postgres".into(),
+            options: None,
+            replication: Replication::No,
+            application_name: Some("psql".into()),
+            settings: vec![],
+            ssl_in_use: true,
+            direct_ssl: false,
+        };
+        let tls = crate::tls::TlsFacts {
+            version: "TLSv1.3".into(),
+            cipher: "TLS_AES_256_GCM_SHA384".into(),
+            bits: 256,
+            alpn: None,
+        };
+        assert_eq!(
+            authorized_line(&info, Some(&tls)),
+            "connection authorized: user=postgres database=postgres application_name=psql SSL enabled (protocol=TLSv1.3, cipher=TLS_AES_256_GCM_SHA384, bits=256)"
+        );
+    }
+
+    #[test]
+    fn encodings() {
+        assert_eq!(normalize_encoding("utf-8"), Some("UTF8"));
+        assert_eq!(normalize_encoding("sql_ascii"), Some("SQL_ASCII"));
+        assert_eq!(normalize_encoding("klingon"), None);
+    }
+}
