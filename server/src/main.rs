@@ -15,8 +15,11 @@ use pgssl_server::server::{Server, Shutdown};
 /// (e.g. -c ssl=on -c pgssl.profile=18). Unlike PostgreSQL, pgssl-server runs as root when
 /// started as root. Logs go to standard error in PostgreSQL's format.
 #[derive(Parser, Debug)]
-#[command(name = "pgssl-server", version)]
+#[command(name = "pgssl-server", version, disable_help_flag = true)]
 struct Cli {
+    /// Print help (-h is listen_addresses, as for postgres).
+    #[arg(long = "help", action = clap::ArgAction::Help)]
+    help: Option<bool>,
     /// Data directory (server.crt, server.key, ...).
     #[arg(short = 'D', value_name = "DATADIR")]
     data_directory: PathBuf,

@@ -370,11 +370,11 @@ pub async fn serve_connection(shared: Arc<Shared>, transport: Transport, peer: P
     let mut buf = vec![0u8; RECV_BUFFER_SIZE];
     loop {
         while let Some(action) = machine.poll_action() {
-            let Some(stream) = transport.as_mut() else {
-                return;
-            };
             match action {
                 Action::Send(bytes) => {
+                    let Some(stream) = transport.as_mut() else {
+                        return;
+                    };
                     if stream.write_all(&bytes).await.is_err() || stream.flush().await.is_err() {
                         return;
                     }
