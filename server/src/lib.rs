@@ -10,13 +10,15 @@
 //!
 //! and at the edges, with tokio and OpenSSL:
 //!
-//! - [`config`]: settings from the command line (and, later, `postgresql.conf`);
+//! - [`config`]: settings, their types and PostgreSQL's configuration-file syntax;
+//! - [`hba`]: `pg_hba.conf` and `pg_ident.conf` parsing and matching;
 //! - [`tls`]: building the OpenSSL context and running handshakes;
 //! - [`session`]: what follows startup: authentication, parameters, queries;
 //! - [`server`]: listeners and the per-connection driver.
 
 pub mod config;
 pub mod error;
+pub mod hba;
 pub mod log;
 pub mod negotiate;
 pub mod profile;

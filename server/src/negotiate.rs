@@ -17,7 +17,9 @@
 use std::collections::VecDeque;
 
 use crate::log::LogRecord;
-use crate::profile::{AsciiCleaning, CancelLength, NegotiatedVersion, PipelinedAfterSsl, Rules};
+use crate::profile::{
+    AsciiCleaning, CancelLength, NegotiatedVersion, PipelinedAfterSsl, RequestBookkeeping, Rules,
+};
 use crate::wire::backend::encode_v2_error;
 use crate::wire::frontend::{PacketFrame, frame_startup_packet};
 use crate::wire::{
@@ -391,9 +393,11 @@ impl Negotiator {
         if self.refuse_pipelined("received unencrypted data after SSL request") {
             return;
         }
-        // PostgreSQL re-enters ProcessStartupPacket(ssl_done = true, gss_done = false).
         self.ssl_done = true;
-        self.gss_done = false;
+        if self.rules().request_bookkeeping == RequestBookkeeping::Recomputed {
+            // 15: ProcessStartupPacket(port, true, SSLok == 'S').
+            self.gss_done = false;
+        }
     }
 
     fn on_gssenc_request(&mut self) {
@@ -402,9 +406,11 @@ impl Negotiator {
         if self.refuse_pipelined("received unencrypted data after GSSAPI encryption request") {
             return;
         }
-        // PostgreSQL re-enters ProcessStartupPacket(ssl_done = false, gss_done = true).
-        self.ssl_done = false;
         self.gss_done = true;
+        if self.rules().request_bookkeeping == RequestBookkeeping::Recomputed {
+            // 15: ProcessStartupPacket(port, GSSok == 'G', true).
+            self.ssl_done = false;
+        }
     }
 
     /// The CVE-2021-23214 check: bytes still buffered after an encryption reply were not
@@ -637,7 +643,7 @@ fn replication_value(value: &str) -> Option<Replication> {
     if value == "database" {
         return Some(Replication::Database);
     }
-    crate::config::parse_bool(value).map(|on| {
+    crate::config::value::parse_bool(value).map(|on| {
         if on {
             Replication::Physical
         } else {

@@ -48,6 +48,17 @@ pub enum NegotiatedVersion {
     RequestedCapped,
 }
 
+/// What an encryption request that was answered `N` leaves allowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestBookkeeping {
+    /// 15 re-enters `ProcessStartupPacket(ssl_done, gss_done)` with both flags recomputed
+    /// from the last reply: a refused GSSENCRequest re-opens SSLRequest and vice versa, so
+    /// refused requests may alternate without limit.
+    Recomputed,
+    /// 18 keeps the flags (`goto retry`): each request kind is answered once per connection.
+    Sticky,
+}
+
 /// How `application_name` is cleaned of non-ASCII bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AsciiCleaning {
@@ -80,8 +91,12 @@ pub struct Rules {
     pub direct_ssl: bool,
     /// The ALPN callback: `postgresql` is selected, any other offer is a fatal alert (17+).
     pub alpn: bool,
+    /// Which requests stay allowed after a refusal.
+    pub request_bookkeeping: RequestBookkeeping,
     /// `application_name` cleaning.
     pub ascii_cleaning: AsciiCleaning,
+    /// Range errors print the unit on the bounds too (16+: `(1 s .. 600 s)`).
+    pub unit_on_range_bounds: bool,
     /// `root.crt` and `root.crl` in the data directory are used without a setting (8.4).
     pub implicit_root_files: bool,
     /// SIGHUP re-reads certificate, key, CA and CRL files (10+).
@@ -101,7 +116,9 @@ const PG15: Rules = Rules {
     negotiated_version: NegotiatedVersion::Latest,
     direct_ssl: false,
     alpn: false,
+    request_bookkeeping: RequestBookkeeping::Recomputed,
     ascii_cleaning: AsciiCleaning::QuestionMark,
+    unit_on_range_bounds: false,
     implicit_root_files: false,
     reload_ssl_files: true,
     extra_reported: &[],
@@ -118,7 +135,9 @@ const PG18: Rules = Rules {
     negotiated_version: NegotiatedVersion::RequestedCapped,
     direct_ssl: true,
     alpn: true,
+    request_bookkeeping: RequestBookkeeping::Sticky,
     ascii_cleaning: AsciiCleaning::HexEscape,
+    unit_on_range_bounds: true,
     implicit_root_files: false,
     reload_ssl_files: true,
     extra_reported: &[("scram_iterations", "4096")],

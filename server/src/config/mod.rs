@@ -13,6 +13,11 @@ use openssl::ssl::SslVersion;
 use crate::error::Error;
 use crate::profile::Profile;
 
+pub mod file;
+pub mod value;
+
+use value::{EnumOption, IntSpec, Unit, ValueError};
+
 /// A TLS protocol version as `ssl_min_protocol_version` names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum TlsVersion {
@@ -40,13 +45,6 @@ impl TlsVersion {
             .iter()
             .find(|(v, _)| *v == self)
             .map_or("", |(_, n)| n)
-    }
-
-    fn parse(value: &str) -> Option<Self> {
-        Self::ALL
-            .iter()
-            .find(|(_, n)| n.eq_ignore_ascii_case(value))
-            .map(|(v, _)| *v)
     }
 
     /// The OpenSSL version constant.
@@ -154,17 +152,17 @@ impl Settings {
                 self.profile = profile;
             }
             "listen_addresses" => self.listen_addresses = split_list(value),
-            "port" => self.port = parse_int(&lower, value, 0, 65_535)? as u16,
+            "port" => self.port = self.int(&lower, value, 0, 65_535, Unit::None)? as u16,
             "unix_socket_directories" => {
                 self.unix_socket_directories =
                     split_list(value).into_iter().map(PathBuf::from).collect()
             }
             "max_connections" => {
-                self.max_connections = parse_int(&lower, value, 1, 262_143)? as u32
+                self.max_connections = self.int(&lower, value, 1, 262_143, Unit::None)? as u32
             }
             "authentication_timeout" => {
-                let secs = parse_seconds(&lower, value, 1, 600)?;
-                self.authentication_timeout = Duration::from_secs(secs);
+                let secs = self.int(&lower, value, 1, 600, Unit::S)?;
+                self.authentication_timeout = Duration::from_secs(secs as u64);
             }
             "ssl" => self.ssl = parse_bool_setting(&lower, value)?,
             "ssl_cert_file" => self.ssl_cert_file = value.into(),
@@ -174,8 +172,9 @@ impl Settings {
                 self.ssl_prefer_server_ciphers = parse_bool_setting(&lower, value)?
             }
             "ssl_min_protocol_version" => {
-                self.ssl_min_protocol_version = parse_tls_version(&lower, value, false)?
-                    .ok_or_else(|| invalid_tls_version(&lower, value))?
+                if let Some(v) = parse_tls_version(&lower, value, false)? {
+                    self.ssl_min_protocol_version = v;
+                }
             }
             "ssl_max_protocol_version" => {
                 self.ssl_max_protocol_version = parse_tls_version(&lower, value, true)?
@@ -226,6 +225,18 @@ impl Settings {
         })
     }
 
+    /// An integer setting, worded for the profile when out of range.
+    fn int(&self, name: &str, value: &str, min: i32, max: i32, unit: Unit) -> Result<i32, Error> {
+        value::validate_int(name, value, &IntSpec { min, max, unit }).map_err(|e| {
+            let e = if self.profile.rules().unit_on_range_bounds {
+                e
+            } else {
+                e.with_unitless_bounds()
+            };
+            Error::from(e)
+        })
+    }
+
     /// A file setting resolved against the data directory.
     pub fn resolve(&self, file: &str) -> PathBuf {
         let path = Path::new(file);
@@ -255,120 +266,45 @@ fn default_groups(profile: Profile) -> &'static str {
     }
 }
 
-fn invalid(name: &str, value: &str, hint: Option<String>) -> Error {
-    Error::InvalidSetting {
-        name: name.into(),
-        message: format!("invalid value for parameter \"{name}\": \"{value}\""),
-        hint,
+impl From<ValueError> for Error {
+    fn from(e: ValueError) -> Self {
+        Error::InvalidSetting {
+            name: e.name().to_owned(),
+            message: e.message(),
+            hint: e.hint().map(str::to_owned),
+        }
     }
 }
 
 fn parse_profile(value: &str) -> Result<Profile, Error> {
-    Profile::from_name(value).ok_or_else(|| {
-        let names: Vec<_> = Profile::ALL.iter().map(|p| p.name()).collect();
-        invalid(
-            "pgssl.profile",
-            value,
-            Some(format!("Available values: {}.", names.join(", "))),
-        )
-    })
+    let options: Vec<_> = Profile::ALL
+        .iter()
+        .map(|p| EnumOption::new(p.name(), *p))
+        .collect();
+    Ok(value::validate_enum("pgssl.profile", value, &options)?)
 }
 
 fn parse_bool_setting(name: &str, value: &str) -> Result<bool, Error> {
-    parse_bool(value).ok_or_else(|| Error::InvalidSetting {
-        name: name.into(),
-        message: format!("parameter \"{name}\" requires a Boolean value"),
-        hint: None,
-    })
+    Ok(value::validate_bool(name, value)?)
 }
 
-/// PostgreSQL's `parse_bool`: a unique prefix of true/false/yes/no, on/off (two letters at
-/// least), or 1/0, any case.
-pub fn parse_bool(value: &str) -> Option<bool> {
-    let v = value.to_ascii_lowercase();
-    let prefix_of = |word: &str, min: usize| v.len() >= min && word.starts_with(v.as_str());
-    if prefix_of("true", 1) || prefix_of("yes", 1) || prefix_of("on", 2) || v == "1" {
-        Some(true)
-    } else if prefix_of("false", 1) || prefix_of("no", 1) || prefix_of("off", 2) || v == "0" {
-        Some(false)
-    } else {
-        None
-    }
-}
+const TLS_VERSIONS: [EnumOption<Option<TlsVersion>>; 4] = [
+    EnumOption::new("TLSv1", Some(TlsVersion::V1_0)),
+    EnumOption::new("TLSv1.1", Some(TlsVersion::V1_1)),
+    EnumOption::new("TLSv1.2", Some(TlsVersion::V1_2)),
+    EnumOption::new("TLSv1.3", Some(TlsVersion::V1_3)),
+];
 
-fn parse_int(name: &str, value: &str, min: i64, max: i64) -> Result<i64, Error> {
-    let n: i64 = value
-        .trim()
-        .parse()
-        .map_err(|_| invalid(name, value, None))?;
-    check_range(name, n, "", min, max)
-}
-
-fn check_range(name: &str, n: i64, unit: &str, min: i64, max: i64) -> Result<i64, Error> {
-    if (min..=max).contains(&n) {
-        Ok(n)
-    } else {
-        Err(Error::InvalidSetting {
-            name: name.into(),
-            message: format!(
-                "{n}{unit} is outside the valid range for parameter \"{name}\" ({min}{unit} .. {max}{unit})"
-            ),
-            hint: None,
-        })
-    }
-}
-
-/// An integer setting in seconds, with PostgreSQL's time units.
-fn parse_seconds(name: &str, value: &str, min: i64, max: i64) -> Result<u64, Error> {
-    let v = value.trim();
-    let split = v
-        .find(|c: char| !(c.is_ascii_digit() || c == '-' || c == '+'))
-        .unwrap_or(v.len());
-    let (number, unit) = (&v[..split], v[split..].trim());
-    let n: i64 = number.parse().map_err(|_| invalid(name, value, None))?;
-    let ms_per_unit: i64 = match unit {
-        "" | "s" => 1000,
-        "ms" => 1,
-        "min" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        "us" => 0,
-        _ => {
-            return Err(invalid(
-                name,
-                value,
-                Some(
-                    "Valid units for this parameter are \"us\", \"ms\", \"s\", \"min\", \"h\", and \"d\"."
-                        .into(),
-                ),
-            ));
-        }
-    };
-    let ms = n.saturating_mul(ms_per_unit);
-    // PostgreSQL rounds a converted value to the nearest base unit.
-    let secs = (ms + 500).div_euclid(1000);
-    Ok(check_range(name, secs, "s", min, max)? as u64)
-}
-
-fn invalid_tls_version(name: &str, value: &str) -> Error {
-    invalid(
-        name,
-        value,
-        Some("Available values: TLSv1, TLSv1.1, TLSv1.2, TLSv1.3.".into()),
-    )
-}
-
+/// `ssl_min_protocol_version` / `ssl_max_protocol_version`; only the maximum may be empty.
 fn parse_tls_version(
     name: &str,
     value: &str,
     allow_empty: bool,
 ) -> Result<Option<TlsVersion>, Error> {
-    if value.is_empty() && allow_empty {
+    if allow_empty && value.is_empty() {
         return Ok(None);
     }
-    TlsVersion::parse(value)
-        .map(Some)
-        .ok_or_else(|| invalid_tls_version(name, value))
+    Ok(value::validate_enum(name, value, &TLS_VERSIONS)?)
 }
 
 /// Splits a comma-separated list setting, trimming blanks and dropping empty entries.
@@ -419,10 +355,21 @@ mod tests {
             e.to_string(),
             "unrecognized configuration parameter \"bogus_setting\""
         );
-        let e = settings(&[("authentication_timeout", "2h")]).unwrap_err();
+        // 15 prints the bounds bare, 18 with their unit (both observed live).
+        let e = settings(&[("pgssl.profile", "15"), ("authentication_timeout", "2h")]).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "7200s is outside the valid range for parameter \"authentication_timeout\" (1s .. 600s)"
+            "7200 s is outside the valid range for parameter \"authentication_timeout\" (1 .. 600)"
+        );
+        let e = settings(&[("pgssl.profile", "18"), ("authentication_timeout", "2h")]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "7200 s is outside the valid range for parameter \"authentication_timeout\" (1 s .. 600 s)"
+        );
+        let e = settings(&[("pgssl.profile", "7")]).unwrap_err();
+        assert_eq!(
+            e.log_record().hint.as_deref(),
+            Some("Available values: seed, 15, 18.")
         );
         // Version-specific names.
         assert!(settings(&[("ssl_groups", "X25519")]).is_err());
@@ -432,10 +379,12 @@ mod tests {
 
     #[test]
     fn time_units() {
+        // PostgreSQL rounds half to even: 500ms is 0 s (out of range), 1500ms is 2 s.
+        assert!(settings(&[("authentication_timeout", "500ms")]).is_err());
         for (v, secs) in [
             ("60", 60),
             ("1min", 60),
-            ("500ms", 1),
+            ("501ms", 1),
             ("1500ms", 2),
             ("2 s", 2),
         ] {
@@ -443,21 +392,6 @@ mod tests {
             assert_eq!(s.authentication_timeout, Duration::from_secs(secs), "{v}");
         }
         assert!(settings(&[("authentication_timeout", "5 parsecs")]).is_err());
-    }
-
-    #[test]
-    fn bools_as_postgres_reads_them() {
-        for (v, b) in [
-            ("on", Some(true)),
-            ("of", Some(false)),
-            ("o", None),
-            ("T", Some(true)),
-            ("0", Some(false)),
-            ("yes", Some(true)),
-            ("nope", None),
-        ] {
-            assert_eq!(parse_bool(v), b, "{v}");
-        }
     }
 
     #[test]

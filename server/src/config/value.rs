@@ -204,8 +204,8 @@ pub enum ValueError {
     #[error(
         "{} is outside the valid range for parameter \"{name}\" ({} .. {})",
         with_unit(.value, *.unit),
-        with_unit(.min, *.unit),
-        with_unit(.max, *.unit)
+        with_unit(.min, if *.unit_on_bounds { *.unit } else { Unit::None }),
+        with_unit(.max, if *.unit_on_bounds { *.unit } else { Unit::None })
     )]
     IntOutOfRange {
         /// Setting name.
@@ -218,6 +218,8 @@ pub enum ValueError {
         max: i32,
         /// The setting's base unit.
         unit: Unit,
+        /// The bounds carry the unit too (16+: `(1 s .. 600 s)`; 15: `(1 .. 600)`).
+        unit_on_bounds: bool,
     },
     /// A real setting's value (after unit conversion) is out of range.
     #[error(
@@ -257,6 +259,29 @@ impl ValueError {
     /// The SQLSTATE PostgreSQL reports (always `22023`).
     pub fn sqlstate(&self) -> &'static str {
         ERRCODE_INVALID_PARAMETER_VALUE
+    }
+
+    /// The same error worded as PostgreSQL 15 and earlier word range errors: the bounds
+    /// without their unit.
+    pub fn with_unitless_bounds(self) -> Self {
+        match self {
+            ValueError::IntOutOfRange {
+                name,
+                value,
+                min,
+                max,
+                unit,
+                ..
+            } => ValueError::IntOutOfRange {
+                name,
+                value,
+                min,
+                max,
+                unit,
+                unit_on_bounds: false,
+            },
+            other => other,
+        }
     }
 
     /// The setting the error is about.
@@ -752,6 +777,7 @@ pub fn validate_int(name: &str, value: &str, spec: &IntSpec) -> Result<i32, Valu
             min: spec.min,
             max: spec.max,
             unit: spec.unit,
+            unit_on_bounds: true,
         });
     }
     Ok(v)

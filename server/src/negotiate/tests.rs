@@ -276,6 +276,37 @@ fn gss_then_ssl_in_either_order() {
 }
 
 #[test]
+fn refused_requests_alternate_on_15_but_not_on_18() {
+    // 15 recomputes both flags from the last reply, so SSL and GSS refusals may alternate.
+    let mut m = machine(Profile::Pg15, false);
+    for _ in 0..3 {
+        assert_eq!(
+            feed(&mut m, Event::Received(&ssl_request())),
+            [Action::Send(vec![b'N'])]
+        );
+        assert_eq!(
+            feed(&mut m, Event::Received(&gssenc_request())),
+            [Action::Send(vec![b'N'])]
+        );
+    }
+    // 18 answers each kind once (observed live: SSL N, GSS N, then SSL is a protocol error).
+    let mut m = machine(Profile::Pg18, false);
+    assert_eq!(
+        feed(&mut m, Event::Received(&ssl_request())),
+        [Action::Send(vec![b'N'])]
+    );
+    assert_eq!(
+        feed(&mut m, Event::Received(&gssenc_request())),
+        [Action::Send(vec![b'N'])]
+    );
+    let actions = feed(&mut m, Event::Received(&ssl_request()));
+    assert_eq!(
+        error_of(&actions[1]).message(),
+        "unsupported frontend protocol 1234.5679: server supports 3.0 to 3.2"
+    );
+}
+
+#[test]
 fn length_limits() {
     for (len, accepted) in [
         (7u32, false),
