@@ -59,13 +59,12 @@ fn direct_ssl_without_alpn_is_closed_after_the_handshake() {
 fn wrong_alpn_is_a_fatal_alert_on_both_paths() {
     let server = Server::start(&["ssl=on", "pgssl.profile=18"]);
     let err = tls_connect(server.connect(), &alpn(&["http/1.1"]))
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(err.to_string().contains("no application protocol"), "{err}");
     let mut s = server.connect();
     send(&mut s, &ssl_request());
     assert_eq!(read_byte(&mut s), b'S');
-    let err = tls_connect(s, &alpn(&["foo"])).err().expect("refused");
+    let err = tls_connect(s, &alpn(&["foo"])).expect_err("refused");
     assert!(err.to_string().contains("no application protocol"), "{err}");
     server.wait_for_log("LOG:  could not accept SSL connection: no application protocol");
 }
@@ -132,8 +131,7 @@ fn ssl_request_inside_direct_ssl_gets_encrypted_n() {
 fn direct_ssl_refused_without_ssl_and_by_15() {
     let server = Server::start(&["ssl=off", "pgssl.profile=18"]);
     let err = tls_connect(server.connect(), &alpn(&["postgresql"]))
-        .err()
-        .expect("closed");
+        .expect_err("closed");
     assert!(!err.to_string().is_empty());
     let server = Server::start(&["ssl=on", "pgssl.profile=15"]);
     assert!(tls_connect(server.connect(), &alpn(&["postgresql"])).is_err());
