@@ -26,6 +26,29 @@ pub enum Error {
         /// PostgreSQL's HINT, if it gives one.
         hint: Option<String>,
     },
+    /// A name under a reserved prefix (`pgssl.`) that is not a pgssl setting.
+    #[error("invalid configuration parameter name \"{name}\"")]
+    ReservedPrefix {
+        /// The name as given.
+        name: String,
+        /// The prefix.
+        prefix: String,
+    },
+    /// `postgresql.conf` (or a file it includes) has errors: each was logged at LOG level,
+    /// in order, before this FATAL summary.
+    #[error("configuration file \"{}\" contains errors", file.display())]
+    ConfigFile {
+        /// The file PostgreSQL names: the last one with an error.
+        file: PathBuf,
+        /// The LOG records for each problem.
+        problems: Vec<LogRecord>,
+    },
+    /// `pgssl-server init` cannot create the data directory.
+    #[error("{message}")]
+    Init {
+        /// What went wrong.
+        message: String,
+    },
     /// A `-c` option without `=`.
     #[error("-c {0} requires a value")]
     MissingValue(String),
@@ -42,6 +65,8 @@ pub enum Error {
         message: String,
         /// DETAIL line.
         detail: Option<String>,
+        /// HINT line.
+        hint: Option<String>,
     },
     /// A listen address could not be bound.
     #[error("could not bind {family} address \"{address}\": {reason}")]
@@ -82,12 +107,46 @@ impl Error {
         let mut record = LogRecord::new(Severity::Fatal, self.to_string());
         match self {
             Self::InvalidSetting { hint: Some(h), .. } => record = record.with_hint(h.clone()),
-            Self::Tls {
-                detail: Some(d), ..
-            } => record = record.with_detail(d.clone()),
+            Self::ReservedPrefix { prefix, .. } => {
+                record = record.with_detail(format!("\"{prefix}\" is a reserved prefix."))
+            }
+            Self::Tls { detail, hint, .. } => {
+                record.detail = detail.clone();
+                record.hint = hint.clone();
+            }
             _ => {}
         }
         record
+    }
+
+    /// Every record PostgreSQL logs for this failure at start-up: the LOG lines that led to
+    /// it (for a configuration file), then the FATAL one.
+    pub fn log_records(&self) -> Vec<LogRecord> {
+        let mut out = match self {
+            Self::ConfigFile { problems, .. } => problems.clone(),
+            _ => Vec::new(),
+        };
+        out.push(self.log_record());
+        out
+    }
+
+    /// The failure as a reload logs it: the same text at LOG level (PostgreSQL's
+    /// `isServerStart ? FATAL : LOG`).
+    pub fn reload_records(&self) -> Vec<LogRecord> {
+        let mut out = self.log_records();
+        if let Some(last) = out.last_mut() {
+            last.severity = Severity::Log;
+        }
+        out
+    }
+
+    /// A TLS set-up failure with PostgreSQL's message and no DETAIL or HINT.
+    pub fn tls(message: impl Into<String>) -> Self {
+        Self::Tls {
+            message: message.into(),
+            detail: None,
+            hint: None,
+        }
     }
 
     pub(crate) fn io(context: impl Into<String>, err: &std::io::Error) -> Self {

@@ -12,17 +12,22 @@
 //!
 //! - [`config`]: settings, their types and PostgreSQL's configuration-file syntax;
 //! - [`hba`]: `pg_hba.conf` and `pg_ident.conf` parsing and matching;
+//! - [`files`]: the SSL files: key permissions, passphrases, CA/CRL/DH files;
 //! - [`tls`]: building the OpenSSL context and running handshakes;
+//! - [`reload`]: SIGHUP per profile; [`init`]: `pgssl-server init`;
 //! - [`session`]: what follows startup: authentication, parameters, queries;
 //! - [`server`]: listeners and the per-connection driver.
 
 pub mod config;
 pub mod error;
+pub mod files;
 pub mod hba;
+pub mod init;
 pub mod log;
 pub mod negotiate;
 pub mod profile;
 pub mod query;
+pub mod reload;
 pub mod server;
 pub mod session;
 pub mod tls;

@@ -1,28 +1,38 @@
-//! `pgssl-server`: start the reference server on a data directory, like `postgres -D`.
+//! `pgssl-server`: start the reference server on a data directory, like `postgres -D`, or
+//! create one with `pgssl-server init -D DIR`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
-use pgssl_server::config::Settings;
-use pgssl_server::log::Logger;
+use clap::{Parser, Subcommand};
+use pgssl_server::config::load;
+use pgssl_server::log::{LogRecord, Logger};
+use pgssl_server::profile::Profile;
+use pgssl_server::reload::Reloader;
 use pgssl_server::server::{Server, Shutdown};
 
 /// A PostgreSQL-compatible server for the startup and SSL phase.
 ///
 /// Options mirror `postgres`: -D, -p, -h, -k, and -c NAME=VALUE for any setting
-/// (e.g. -c ssl=on -c pgssl.profile=18). Unlike PostgreSQL, pgssl-server runs as root when
-/// started as root. Logs go to standard error in PostgreSQL's format.
+/// (e.g. -c ssl=on -c pgssl.profile=18), over DATADIR/postgresql.conf. Unlike PostgreSQL,
+/// pgssl-server runs as root when started as root. Logs go to standard error in PostgreSQL's
+/// format. `pgssl-server init -D DIR` creates a data directory.
 #[derive(Parser, Debug)]
-#[command(name = "pgssl-server", version, disable_help_flag = true)]
+#[command(
+    name = "pgssl-server",
+    version,
+    disable_help_flag = true,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 struct Cli {
     /// Print help (-h is listen_addresses, as for postgres).
     #[arg(long = "help", action = clap::ArgAction::Help)]
     help: Option<bool>,
-    /// Data directory (server.crt, server.key, ...).
-    #[arg(short = 'D', value_name = "DATADIR")]
-    data_directory: PathBuf,
+    /// Data directory (postgresql.conf, server.crt, server.key, ...).
+    #[arg(short = 'D', value_name = "DATADIR", required = true)]
+    data_directory: Option<PathBuf>,
     /// TCP port (0 picks a free one; the log says which).
     #[arg(short = 'p', value_name = "PORT")]
     port: Option<String>,
@@ -35,6 +45,22 @@ struct Cli {
     /// Set a run-time setting, NAME=VALUE.
     #[arg(short = 'c', value_name = "NAME=VALUE")]
     settings: Vec<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a data directory: postgresql.conf, pg_hba.conf, pg_ident.conf, and a
+    /// self-signed certificate and key for localhost.
+    Init {
+        /// The directory to create (or an existing empty one).
+        #[arg(short = 'D', value_name = "DATADIR")]
+        data_directory: PathBuf,
+        /// The behaviour profile written into postgresql.conf: seed, 15 or 18.
+        #[arg(long, default_value = "seed")]
+        profile: String,
+    },
 }
 
 impl Cli {
@@ -60,7 +86,20 @@ impl Cli {
 }
 
 fn main() -> ExitCode {
+    // First of all, as PostgreSQL does: OpenSSL reads OPENSSL_CONF now, once per process.
+    pgssl_server::tls::init_openssl();
     let cli = Cli::parse();
+    if let Some(Command::Init {
+        data_directory,
+        profile,
+    }) = &cli.command
+    {
+        return init(data_directory, profile);
+    }
+    let Some(data_directory) = cli.data_directory.clone() else {
+        eprintln!("pgssl-server: -D DATADIR is required");
+        return ExitCode::FAILURE;
+    };
     let logger = Arc::new(Logger::stderr());
     let pid = std::process::id();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -74,23 +113,54 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
-        let settings = Settings::from_assignments(&cli.data_directory, &cli.assignments()?)?;
-        let server = Server::bind(settings, Arc::clone(&logger)).await?;
-        server.run(shutdown_signal(Arc::clone(&logger))).await;
+        let assignments = cli.assignments()?;
+        let loaded = load::load(&data_directory, &assignments)?;
+        for record in &loaded.log {
+            logger.write(pid, record);
+        }
+        let server = Server::bind(loaded.settings, Arc::clone(&logger)).await?;
+        let reloader = server.reloader(assignments);
+        server.run(signals(reloader)).await;
         Ok::<(), pgssl_server::Error>(())
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            logger.write(pid, &e.log_record());
+            for record in e.log_records() {
+                logger.write(pid, &record);
+            }
             ExitCode::FAILURE
         }
     }
 }
 
-/// Waits for SIGTERM (smart shutdown) or SIGINT (fast shutdown). SIGHUP is acknowledged in the
-/// log; pgssl reads its settings only from the command line, so there is nothing to reload.
-async fn shutdown_signal(logger: Arc<Logger>) -> Shutdown {
+fn init(dir: &std::path::Path, profile: &str) -> ExitCode {
+    let Some(profile) = Profile::from_name(profile) else {
+        eprintln!("pgssl-server init: unknown profile \"{profile}\" (seed, 15 or 18)");
+        return ExitCode::FAILURE;
+    };
+    match pgssl_server::init::init(dir, profile) {
+        Ok(()) => {
+            println!(
+                "Created data directory \"{}\" (profile {profile}, ssl = on).\n\
+                 Start the server with:\n    pgssl-server -D {}\n\
+                 and connect with sslmode=verify-full sslrootcert={}",
+                dir.display(),
+                dir.display(),
+                dir.join("server.crt").display()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pgssl-server init: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Waits for SIGTERM (smart shutdown) or SIGINT (fast shutdown); SIGHUP reloads the
+/// configuration as the profile says.
+async fn signals(reloader: Reloader) -> Shutdown {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
@@ -100,14 +170,19 @@ async fn shutdown_signal(logger: Arc<Logger>) -> Shutdown {
         // Without signal handlers the server can still be killed; run until then.
         return std::future::pending().await;
     };
+    let reloader = Arc::new(reloader);
     loop {
         tokio::select! {
             _ = term.recv() => return Shutdown::Smart,
             _ = int.recv() => return Shutdown::Fast,
-            _ = hup.recv() => logger.write(
-                std::process::id(),
-                &pgssl_server::log::LogRecord::log("received SIGHUP, reloading configuration files"),
-            ),
+            _ = hup.recv() => {
+                let reloader = Arc::clone(&reloader);
+                // Reading files and running a passphrase command may block.
+                if tokio::task::spawn_blocking(move || reloader.reload()).await.is_err() {
+                    let record = LogRecord::log("reload failed unexpectedly");
+                    Logger::stderr().write(std::process::id(), &record);
+                }
+            }
         }
     }
 }

@@ -4,6 +4,7 @@
 //! Code that depends on the version asks the profile's [`Rules`] for a value; it never tests
 //! the profile itself. Adding a version means adding one row here.
 
+use crate::config::known;
 use crate::wire::ProtocolVersion;
 
 /// Which PostgreSQL the server reproduces.
@@ -68,6 +69,15 @@ pub enum AsciiCleaning {
     HexEscape,
 }
 
+/// How a bad `ssl_ecdh_curve` / `ssl_groups` value is reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupsError {
+    /// 15: one curve name, `ECDH: unrecognized curve name: %s`.
+    UnrecognizedCurve,
+    /// 18: a colon list, `could not set group names specified in ssl_groups: %s` + HINT.
+    GroupsList,
+}
+
 /// Everything that differs between the profiles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rules {
@@ -101,8 +111,21 @@ pub struct Rules {
     pub implicit_root_files: bool,
     /// SIGHUP re-reads certificate, key, CA and CRL files (10+).
     pub reload_ssl_files: bool,
+    /// `ssl`, `ssl_*` file and cipher settings need a restart (8.4: PGC_POSTMASTER); when
+    /// false they are PGC_SIGHUP (10+).
+    pub ssl_settings_need_restart: bool,
     /// GUC_REPORT parameters beyond those every profile sends, with their values.
     pub extra_reported: &'static [(&'static str, &'static str)],
+    /// Every setting name this version knows (lower case); others are unrecognized.
+    pub known_settings: &'static [&'static str],
+    /// Old names accepted for a setting: (old, current).
+    pub setting_aliases: &'static [(&'static str, &'static str)],
+    /// The name of the key-exchange groups setting.
+    pub groups_setting: &'static str,
+    /// How a bad groups value is reported.
+    pub groups_error: GroupsError,
+    /// The message when `ssl_ciphers` leaves no cipher.
+    pub cipher_list_error: &'static str,
 }
 
 const PG15: Rules = Rules {
@@ -121,7 +144,13 @@ const PG15: Rules = Rules {
     unit_on_range_bounds: false,
     implicit_root_files: false,
     reload_ssl_files: true,
+    ssl_settings_need_restart: false,
     extra_reported: &[],
+    known_settings: known::PG15,
+    setting_aliases: &[],
+    groups_setting: "ssl_ecdh_curve",
+    groups_error: GroupsError::UnrecognizedCurve,
+    cipher_list_error: "could not set the cipher list (no valid ciphers available)",
 };
 
 const PG18: Rules = Rules {
@@ -140,7 +169,13 @@ const PG18: Rules = Rules {
     unit_on_range_bounds: true,
     implicit_root_files: false,
     reload_ssl_files: true,
+    ssl_settings_need_restart: false,
     extra_reported: &[("scram_iterations", "4096")],
+    known_settings: known::PG18,
+    setting_aliases: &[("ssl_ecdh_curve", "ssl_groups")],
+    groups_setting: "ssl_groups",
+    groups_error: GroupsError::GroupsList,
+    cipher_list_error: "could not set the TLSv1.2 cipher list (no valid ciphers available)",
 };
 
 const SEED: Rules = Rules {
@@ -148,6 +183,7 @@ const SEED: Rules = Rules {
     server_version: "15.18 (pgssl seed profile)",
     implicit_root_files: true,
     reload_ssl_files: false,
+    ssl_settings_need_restart: true,
     ..PG15
 };
 

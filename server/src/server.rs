@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use openssl::ssl::SslContext;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -15,8 +15,10 @@ use tokio::time::{Instant, timeout_at};
 
 use crate::config::Settings;
 use crate::error::{Error, strerror};
+use crate::files::LoadMode;
 use crate::log::{LogRecord, Logger};
 use crate::negotiate::{Action, Event, NegotiateConfig, Negotiator, Transport as SocketKind};
+use crate::reload::Reloader;
 use crate::session;
 use crate::tls::{self, PrefixedStream};
 use crate::transport::Transport;
@@ -34,19 +36,40 @@ pub enum Shutdown {
     Fast,
 }
 
-/// State every connection task shares; immutable apart from the session registry.
+/// State every connection task shares: one generation of settings and TLS context (a reload
+/// makes a new generation; a connection keeps the one it started with), and the session
+/// registry and pid counter, which all generations share.
 pub struct Shared {
     /// The settings in force.
     pub settings: Arc<Settings>,
-    /// The TLS context, when SSL is on and loaded.
+    /// The TLS context, when SSL is on and loaded (PostgreSQL's `LoadedSSL`).
     pub tls: Option<SslContext>,
     /// The server log.
     pub logger: Arc<Logger>,
-    sessions: Mutex<HashMap<u32, Vec<u8>>>,
-    next_pid: AtomicU32,
+    sessions: Arc<Mutex<HashMap<u32, Vec<u8>>>>,
+    next_pid: Arc<AtomicU32>,
 }
 
+/// The generation new connections get; replaced whole on reload.
+pub type Current = Arc<RwLock<Arc<Shared>>>;
+
 impl Shared {
+    /// The next generation: new settings and context, the same sessions and pid counter.
+    pub fn next_generation(&self, settings: Arc<Settings>, tls: Option<SslContext>) -> Self {
+        Self {
+            settings,
+            tls,
+            logger: Arc::clone(&self.logger),
+            sessions: Arc::clone(&self.sessions),
+            next_pid: Arc::clone(&self.next_pid),
+        }
+    }
+
+    /// The generation in force.
+    pub fn current(current: &Current) -> Arc<Shared> {
+        Arc::clone(&current.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
     fn log(&self, pid: u32, record: &LogRecord) {
         self.logger.write(pid, record);
     }
@@ -91,8 +114,10 @@ enum Listener {
 
 /// A bound server, ready to run.
 pub struct Server {
-    shared: Arc<Shared>,
+    current: Current,
     listeners: Vec<Listener>,
+    /// The settings as configured (before port 0 was resolved), for reloads to compare with.
+    configured: Settings,
 }
 
 impl Server {
@@ -105,11 +130,12 @@ impl Server {
             });
         }
         let tls = if settings.ssl {
-            Some(tls::build_context(&settings)?)
+            Some(tls::build_context(&settings, LoadMode::Start)?)
         } else {
             None
         };
         let own_pid = std::process::id();
+        let configured = settings.clone();
         let mut settings = settings;
         let mut listeners = Vec::new();
         let mut any_tcp = false;
@@ -167,15 +193,22 @@ impl Server {
             return Err(Error::NoListeners);
         }
         Ok(Self {
-            shared: Arc::new(Shared {
+            current: Arc::new(RwLock::new(Arc::new(Shared {
                 settings: Arc::new(settings),
                 tls,
                 logger,
-                sessions: Mutex::new(HashMap::new()),
-                next_pid: AtomicU32::new(own_pid.wrapping_add(1)),
-            }),
+                sessions: Arc::new(Mutex::new(HashMap::new())),
+                next_pid: Arc::new(AtomicU32::new(own_pid.wrapping_add(1))),
+            }))),
             listeners,
+            configured,
         })
+    }
+
+    /// A handle that reloads the configuration (SIGHUP) for this server; `cli` is the
+    /// command line's assignments, which win over the file again.
+    pub fn reloader(&self, cli: Vec<(String, String)>) -> Reloader {
+        Reloader::new(Arc::clone(&self.current), self.configured.clone(), cli)
     }
 
     /// The TCP addresses the server listens on (with the port actually bound).
@@ -204,7 +237,8 @@ impl Server {
     /// waits for sessions to end, a fast one ends them.
     pub async fn run(self, shutdown: impl std::future::Future<Output = Shutdown>) {
         let own_pid = std::process::id();
-        let shared = self.shared;
+        let current = self.current;
+        let shared = Shared::current(&current);
         let (tx, mut rx) = tokio::sync::mpsc::channel::<(Transport, Peer)>(64);
         let mut accepts = JoinSet::new();
         let mut paths = Vec::new();
@@ -261,7 +295,7 @@ impl Server {
                 mode = &mut shutdown => break mode,
                 accepted = rx.recv() => match accepted {
                     Some((transport, peer)) => {
-                        connections.spawn(serve_connection(Arc::clone(&shared), transport, peer));
+                        connections.spawn(serve_connection(Shared::current(&current), transport, peer));
                     }
                     None => break Shutdown::Fast,
                 },

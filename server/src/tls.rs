@@ -10,71 +10,82 @@ use openssl::bn::BigNum;
 use openssl::dh::Dh;
 use openssl::ssl::{
     AlpnError, ErrorCode, Ssl, SslContext, SslContextBuilder, SslFiletype, SslMethod, SslMode,
-    SslOptions, SslRef, SslSessionCacheMode,
+    SslOptions, SslRef, SslSessionCacheMode, SslVerifyMode,
 };
+use openssl::x509::X509Name;
+use openssl::x509::store::X509Lookup;
+use openssl::x509::verify::X509VerifyFlags;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_openssl::SslStream;
 
 use crate::config::Settings;
 use crate::error::{Error, strerror};
+use crate::files::{self, LoadMode, first_reason};
 use crate::negotiate::TlsFailure;
-use crate::profile::Profile;
+use crate::profile::GroupsError;
 use crate::wire::ALPN_POSTGRESQL;
 
 /// The ALPN list the server offers: just `postgresql`, length-prefixed.
 const ALPN_WIRE: &[u8] = b"\x0apostgresql";
 
+/// `OPENSSL_INIT_LOAD_CONFIG`.
+const OPENSSL_INIT_LOAD_CONFIG: u64 = 0x0000_0040;
+
+/// Initialises OpenSSL as PostgreSQL does (`OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG)`), so
+/// the configuration named by `OPENSSL_CONF` applies to every context built afterwards. Call
+/// it before anything else touches OpenSSL; later calls do nothing.
+pub fn init_openssl() {
+    // SAFETY: OPENSSL_init_ssl is thread-safe and may be called more than once.
+    unsafe {
+        openssl_sys::OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, std::ptr::null_mut());
+    }
+    openssl::init();
+}
+
 /// Builds the server's TLS context from `settings`, in the order PostgreSQL's `be_tls_init`
-/// loads things; the first failure is returned with PostgreSQL's message.
-pub fn build_context(settings: &Settings) -> Result<SslContext, Error> {
-    let tls_error = |message: String| Error::Tls {
-        message,
-        detail: None,
-    };
+/// loads things; the first failure is returned with PostgreSQL's message. At
+/// [`LoadMode::Start`] OpenSSL may prompt for the key's passphrase on the terminal.
+pub fn build_context(settings: &Settings, mode: LoadMode) -> Result<SslContext, Error> {
+    let rules = settings.profile.rules();
     let mut ctx = SslContextBuilder::new(SslMethod::tls_server()).map_err(|e| {
-        tls_error(format!(
+        Error::tls(format!(
             "could not create SSL context: {}",
             first_reason(&e)
         ))
     })?;
+    ctx.set_mode(SslMode::ACCEPT_MOVING_WRITE_BUFFER);
 
     // 1. Certificate (with any chain after the leaf).
     let cert = &settings.ssl_cert_file;
     ctx.set_certificate_chain_file(settings.resolve(cert))
         .map_err(|e| {
-            tls_error(format!(
+            Error::tls(format!(
                 "could not load server certificate file \"{cert}\": {}",
                 first_reason(&e)
             ))
         })?;
 
-    // 2. and 3. Key: it must be there before OpenSSL reads it.
-    let key = &settings.ssl_key_file;
-    let key_path = settings.resolve(key);
-    if let Err(e) = std::fs::metadata(&key_path) {
-        return Err(tls_error(format!(
-            "could not access private key file \"{key}\": {}",
-            strerror(&e)
-        )));
-    }
-    ctx.set_private_key_file(&key_path, SslFiletype::PEM)
-        .map_err(|e| {
-            tls_error(format!(
-                "could not load private key file \"{key}\": {}",
-                first_reason(&e)
-            ))
-        })?;
+    // 2. Key-file permissions (A4), 3. the key itself (A5 passphrases).
+    files::check_key_permissions(settings)?;
+    let key = files::load_private_key(settings, mode)?;
+    ctx.set_private_key(&key).map_err(|e| {
+        Error::tls(format!(
+            "could not load private key file \"{}\": {}",
+            settings.ssl_key_file,
+            first_reason(&e)
+        ))
+    })?;
 
     // 4. Key and certificate belong together.
     ctx.check_private_key()
-        .map_err(|e| tls_error(format!("check of private key failed: {}", first_reason(&e))))?;
+        .map_err(|e| Error::tls(format!("check of private key failed: {}", first_reason(&e))))?;
 
     // 5. Protocol range.
     ctx.set_min_proto_version(Some(settings.ssl_min_protocol_version.to_openssl()))
-        .map_err(|_| tls_error("could not set minimum SSL protocol version".into()))?;
+        .map_err(|_| Error::tls("could not set minimum SSL protocol version"))?;
     if let Some(max) = settings.ssl_max_protocol_version {
         ctx.set_max_proto_version(Some(max.to_openssl()))
-            .map_err(|_| tls_error("could not set maximum SSL protocol version".into()))?;
+            .map_err(|_| Error::tls("could not set maximum SSL protocol version"))?;
         if settings.ssl_min_protocol_version > max {
             return Err(Error::Tls {
                 message: "could not set SSL protocol version range".into(),
@@ -82,44 +93,65 @@ pub fn build_context(settings: &Settings) -> Result<SslContext, Error> {
                     "\"ssl_min_protocol_version\" cannot be higher than \"ssl_max_protocol_version\""
                         .into(),
                 ),
+                hint: None,
             });
         }
     }
 
-    // 6. No tickets, no session cache, no compression, no renegotiation.
+    // 6. No tickets, no session cache, no compression, no renegotiation (A11).
     ctx.set_options(
         SslOptions::NO_TICKET | SslOptions::NO_COMPRESSION | SslOptions::NO_RENEGOTIATION,
     );
     ctx.set_session_cache_mode(SslSessionCacheMode::OFF);
-    ctx.set_mode(SslMode::ACCEPT_MOVING_WRITE_BUFFER);
 
-    // 7. DH (the built-in 2048-bit group; ssl_dh_params_file arrives with postgresql.conf
-    // support), then the ECDH groups.
-    let dh = BigNum::get_rfc3526_prime_2048()
-        .and_then(|p| Dh::from_pqg(p, None, BigNum::from_u32(2)?))
-        .map_err(|e| {
-            tls_error(format!(
-                "DH: could not set DH parameters: {}",
-                first_reason(&e)
-            ))
-        })?;
+    // 7. DH (ssl_dh_params_file, else the built-in 2048-bit group), then the ECDH groups.
+    let dh = match files::dh_params(settings)? {
+        Some(dh) => dh,
+        None => BigNum::get_rfc3526_prime_2048()
+            .and_then(|p| Dh::from_pqg(p, None, BigNum::from_u32(2)?))
+            .map_err(|_| Error::tls("DH: could not load DH parameters"))?,
+    };
     ctx.set_tmp_dh(&dh).map_err(|e| {
-        tls_error(format!(
+        Error::tls(format!(
             "DH: could not set DH parameters: {}",
             first_reason(&e)
         ))
     })?;
     set_groups(&mut ctx, settings)?;
 
-    // 8. Ciphers for TLS 1.2 and below.
-    ctx.set_cipher_list(&settings.ssl_ciphers).map_err(|_| {
-        tls_error("could not set the cipher list (no valid ciphers available)".into())
-    })?;
+    // 8. Ciphers for TLS 1.2 and below; 18's TLS 1.3 suites. pgssl never changes the
+    // security level: `@SECLEVEL=` in ssl_ciphers or OPENSSL_CONF does.
+    ctx.set_cipher_list(&settings.ssl_ciphers)
+        .map_err(|_| Error::tls(rules.cipher_list_error))?;
+    if !settings.ssl_tls13_ciphers.is_empty() {
+        ctx.set_ciphersuites(&settings.ssl_tls13_ciphers)
+            .map_err(|_| {
+                Error::tls("could not set the TLSv1.3 cipher suites (no valid ciphers available)")
+            })?;
+    }
     if settings.ssl_prefer_server_ciphers {
         ctx.set_options(SslOptions::CIPHER_SERVER_PREFERENCE);
     }
 
-    if settings.profile.rules().alpn {
+    // 9. CA file: request (not require) client certificates and advertise the CA names.
+    if let Some(ca) = files::ca_file(settings) {
+        let root_error = |e: &openssl::error::ErrorStack| {
+            Error::tls(format!(
+                "could not load root certificate file \"{}\": {}",
+                ca.name,
+                first_reason(e)
+            ))
+        };
+        ctx.set_ca_file(&ca.path).map_err(|e| root_error(&e))?;
+        let names = X509Name::load_client_ca_file(&ca.path).map_err(|e| root_error(&e))?;
+        ctx.set_client_ca_list(names);
+        ctx.set_verify(SslVerifyMode::PEER | SslVerifyMode::CLIENT_ONCE);
+    }
+
+    // 10. CRL file and directory (the directory is read lazily by OpenSSL).
+    load_crls(&mut ctx, settings)?;
+
+    if rules.alpn {
         ctx.set_alpn_select_callback(|_, client| {
             openssl::ssl::select_next_proto(ALPN_WIRE, client).ok_or(AlpnError::ALERT_FATAL)
         });
@@ -127,11 +159,67 @@ pub fn build_context(settings: &Settings) -> Result<SslContext, Error> {
     Ok(ctx.build())
 }
 
+/// `X509_STORE_load_locations(store, crl_file, crl_dir)` and the CRL_CHECK flags.
+fn load_crls(ctx: &mut SslContextBuilder, settings: &Settings) -> Result<(), Error> {
+    let file = files::crl_file(settings);
+    let dir = (!settings.ssl_crl_dir.is_empty()).then(|| {
+        (
+            settings.ssl_crl_dir.clone(),
+            settings.resolve(&settings.ssl_crl_dir),
+        )
+    });
+    if file.is_none() && dir.is_none() {
+        return Ok(());
+    }
+    let store = ctx.cert_store_mut();
+    let mut result: Result<(), openssl::error::ErrorStack> = Ok(());
+    if let Some(file) = &file {
+        result = store
+            .add_lookup(X509Lookup::file())
+            .and_then(|l| l.load_crl_file(&file.path, SslFiletype::PEM).map(|_| ()));
+    }
+    if let (Ok(()), Some((_, path))) = (&result, &dir) {
+        result = store
+            .add_lookup(X509Lookup::hash_dir())
+            .and_then(|l| l.add_dir(&path.to_string_lossy(), SslFiletype::PEM));
+    }
+    match result {
+        Ok(()) => store
+            .set_flags(X509VerifyFlags::CRL_CHECK | X509VerifyFlags::CRL_CHECK_ALL)
+            .map_err(|e| Error::tls(first_reason(&e))),
+        Err(e) => {
+            let reason = first_reason(&e);
+            Err(Error::tls(match (file, dir) {
+                (Some(f), None) => format!(
+                    "could not load SSL certificate revocation list file \"{}\": {reason}",
+                    f.name
+                ),
+                (None, Some((d, _))) => format!(
+                    "could not load SSL certificate revocation list directory \"{d}\": {reason}"
+                ),
+                (Some(f), Some((d, _))) => format!(
+                    "could not load SSL certificate revocation list file \"{}\" or directory \"{d}\": {reason}",
+                    f.name
+                ),
+                (None, None) => reason,
+            }))
+        }
+    }
+}
+
 fn set_groups(ctx: &mut SslContextBuilder, settings: &Settings) -> Result<(), Error> {
     let groups = &settings.ssl_groups;
-    ctx.set_groups_list(groups)
-        .map_err(|e| match settings.profile {
-            Profile::Pg18 => Error::Tls {
+    match settings.profile.rules().groups_error {
+        GroupsError::UnrecognizedCurve => {
+            // 15 takes one curve name (OBJ_sn2nid), not a list.
+            if groups.contains(':') || ctx.set_groups_list(groups).is_err() {
+                return Err(Error::tls(format!(
+                    "ECDH: unrecognized curve name: {groups}"
+                )));
+            }
+        }
+        GroupsError::GroupsList => {
+            ctx.set_groups_list(groups).map_err(|e| Error::Tls {
                 message: format!(
                     "could not set group names specified in ssl_groups: {}",
                     e.errors()
@@ -140,24 +228,14 @@ fn set_groups(ctx: &mut SslContextBuilder, settings: &Settings) -> Result<(), Er
                         .unwrap_or("No valid groups found")
                 ),
                 detail: None,
-            },
-            Profile::Seed | Profile::Pg15 => Error::Tls {
-                message: format!("ECDH: unrecognized curve name: {groups}"),
-                detail: None,
-            },
-        })
-}
-
-/// The reason text of the earliest error on the stack, as PostgreSQL's `SSLerrmessage`
-/// reports it.
-fn first_reason(stack: &openssl::error::ErrorStack) -> String {
-    match stack.errors().first() {
-        Some(e) => e
-            .reason()
-            .map(str::to_owned)
-            .unwrap_or_else(|| format!("SSL error code {}", e.code())),
-        None => "no SSL error reported".into(),
+                hint: Some(
+                    "Ensure that each group name is spelled correctly and supported by the installed version of OpenSSL."
+                        .into(),
+                ),
+            })?;
+        }
     }
+    Ok(())
 }
 
 /// OpenSSL reasons that earn PostgreSQL's "does not support any SSL protocol version" HINT.

@@ -1,9 +1,10 @@
 //! Server settings: their defaults, names, types and validation, and the immutable
 //! [`Settings`] snapshot the connection path reads.
 //!
-//! Values come from the command line (`-c name=value`, `-p`, `-h`, `-k`). Names and messages
-//! follow PostgreSQL's GUC system, so a value PostgreSQL would refuse is refused with the same
-//! words.
+//! Values come from `DATADIR/postgresql.conf` (see [`load`]) and the command line
+//! (`-c name=value`, `-p`, `-h`, `-k`), which wins. Names and messages follow PostgreSQL's GUC
+//! system, so a value PostgreSQL would refuse is refused with the same words; which names
+//! exist is the profile's (`Rules::known_settings`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,6 +15,8 @@ use crate::error::Error;
 use crate::profile::Profile;
 
 pub mod file;
+pub mod known;
+pub mod load;
 pub mod value;
 
 use value::{EnumOption, IntSpec, Unit, ValueError};
@@ -91,11 +94,65 @@ pub struct Settings {
     pub ssl_max_protocol_version: Option<TlsVersion>,
     /// `ssl_ecdh_curve` (15) or `ssl_groups` (18): the key-exchange groups.
     pub ssl_groups: String,
+    /// `ssl_tls13_ciphers` (18; empty: OpenSSL's default suites).
+    pub ssl_tls13_ciphers: String,
+    /// `ssl_ca_file` (empty: no client-certificate requests, unless the seed's `root.crt`).
+    pub ssl_ca_file: String,
+    /// `ssl_crl_file`.
+    pub ssl_crl_file: String,
+    /// `ssl_crl_dir`.
+    pub ssl_crl_dir: String,
+    /// `ssl_dh_params_file` (empty: the built-in 2048-bit group).
+    pub ssl_dh_params_file: String,
+    /// `ssl_passphrase_command` (empty: OpenSSL prompts on the terminal at start).
+    pub ssl_passphrase_command: String,
+    /// `ssl_passphrase_command_supports_reload`.
+    pub ssl_passphrase_command_supports_reload: bool,
     /// `log_connections`.
     pub log_connections: bool,
     /// `trace_connection_negotiation` (18).
     pub trace_connection_negotiation: bool,
+    /// Settings the profile's PostgreSQL knows that pgssl accepts and does not use.
+    pub ignored: std::collections::BTreeSet<String>,
 }
+
+/// Every setting pgssl uses, in the order `init` writes them (the profile decides which of the
+/// version-specific ones exist).
+pub const SUPPORTED: &[&str] = &[
+    "pgssl.profile",
+    "listen_addresses",
+    "port",
+    "unix_socket_directories",
+    "max_connections",
+    "authentication_timeout",
+    "ssl",
+    "ssl_cert_file",
+    "ssl_key_file",
+    "ssl_ca_file",
+    "ssl_crl_file",
+    "ssl_crl_dir",
+    "ssl_ciphers",
+    "ssl_prefer_server_ciphers",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "ssl_ecdh_curve",
+    "ssl_groups",
+    "ssl_tls13_ciphers",
+    "ssl_dh_params_file",
+    "ssl_passphrase_command",
+    "ssl_passphrase_command_supports_reload",
+    "log_connections",
+    "trace_connection_negotiation",
+];
+
+/// Settings that need a restart in every profile (PGC_POSTMASTER).
+const RESTART_ONLY: &[&str] = &[
+    "pgssl.profile",
+    "listen_addresses",
+    "port",
+    "unix_socket_directories",
+    "max_connections",
+];
 
 impl Settings {
     /// PostgreSQL's defaults for `profile`, with the given data directory.
@@ -116,8 +173,96 @@ impl Settings {
             ssl_min_protocol_version: TlsVersion::V1_2,
             ssl_max_protocol_version: None,
             ssl_groups: default_groups(profile).into(),
+            ssl_tls13_ciphers: String::new(),
+            ssl_ca_file: String::new(),
+            ssl_crl_file: String::new(),
+            ssl_crl_dir: String::new(),
+            ssl_dh_params_file: String::new(),
+            ssl_passphrase_command: String::new(),
+            ssl_passphrase_command_supports_reload: false,
             log_connections: false,
             trace_connection_negotiation: false,
+            ignored: Default::default(),
+        }
+    }
+
+    /// The settings pgssl uses that exist in this profile, by their current names.
+    pub fn supported_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        SUPPORTED
+            .iter()
+            .copied()
+            .filter(|n| *n == "pgssl.profile" || self.profile.rules().known_settings.contains(n))
+    }
+
+    /// Whether changing `name` needs a restart under this profile.
+    pub fn needs_restart(&self, name: &str) -> bool {
+        RESTART_ONLY.contains(&name)
+            || (self.profile.rules().ssl_settings_need_restart && name.starts_with("ssl"))
+    }
+
+    /// The name `name` stands for in this profile (old aliases mapped), lower-cased, and
+    /// whether PostgreSQL would accept it: `Err` as PostgreSQL words the refusal.
+    pub fn canonical_name(&self, name: &str) -> Result<String, Error> {
+        let lower = name.to_ascii_lowercase();
+        let rules = self.profile.rules();
+        let canonical = rules
+            .setting_aliases
+            .iter()
+            .find(|(old, _)| *old == lower)
+            .map_or(lower.clone(), |(_, new)| (*new).to_owned());
+        if canonical == "pgssl.profile" || rules.known_settings.contains(&canonical.as_str()) {
+            return Ok(canonical);
+        }
+        match canonical.split_once('.') {
+            Some(("pgssl", _)) => Err(Error::ReservedPrefix {
+                name: name.to_owned(),
+                prefix: "pgssl".into(),
+            }),
+            // PostgreSQL keeps any other two-part name as a placeholder for an extension.
+            Some((a, b)) if valid_identifier(a) && b.split('.').all(valid_identifier) => {
+                Ok(canonical)
+            }
+            _ => Err(Error::UnknownSetting { name: name.into() }),
+        }
+    }
+
+    /// Copies one setting's value from `other` (used to keep restart-only settings on reload).
+    pub fn copy_setting(&mut self, other: &Settings, name: &str) {
+        match name {
+            "pgssl.profile" => self.profile = other.profile,
+            "listen_addresses" => self.listen_addresses = other.listen_addresses.clone(),
+            "port" => self.port = other.port,
+            "unix_socket_directories" => {
+                self.unix_socket_directories = other.unix_socket_directories.clone()
+            }
+            "max_connections" => self.max_connections = other.max_connections,
+            "ssl" => self.ssl = other.ssl,
+            "ssl_cert_file" => self.ssl_cert_file = other.ssl_cert_file.clone(),
+            "ssl_key_file" => self.ssl_key_file = other.ssl_key_file.clone(),
+            "ssl_ca_file" => self.ssl_ca_file = other.ssl_ca_file.clone(),
+            "ssl_crl_file" => self.ssl_crl_file = other.ssl_crl_file.clone(),
+            "ssl_crl_dir" => self.ssl_crl_dir = other.ssl_crl_dir.clone(),
+            "ssl_ciphers" => self.ssl_ciphers = other.ssl_ciphers.clone(),
+            "ssl_prefer_server_ciphers" => {
+                self.ssl_prefer_server_ciphers = other.ssl_prefer_server_ciphers
+            }
+            "ssl_min_protocol_version" => {
+                self.ssl_min_protocol_version = other.ssl_min_protocol_version
+            }
+            "ssl_max_protocol_version" => {
+                self.ssl_max_protocol_version = other.ssl_max_protocol_version
+            }
+            "ssl_ecdh_curve" | "ssl_groups" => self.ssl_groups = other.ssl_groups.clone(),
+            "ssl_tls13_ciphers" => self.ssl_tls13_ciphers = other.ssl_tls13_ciphers.clone(),
+            "ssl_dh_params_file" => self.ssl_dh_params_file = other.ssl_dh_params_file.clone(),
+            "ssl_passphrase_command" => {
+                self.ssl_passphrase_command = other.ssl_passphrase_command.clone()
+            }
+            "ssl_passphrase_command_supports_reload" => {
+                self.ssl_passphrase_command_supports_reload =
+                    other.ssl_passphrase_command_supports_reload
+            }
+            _ => {}
         }
     }
 
@@ -140,10 +285,12 @@ impl Settings {
         Ok(settings)
     }
 
-    /// Applies one setting, with PostgreSQL's validation and messages.
+    /// Applies one setting, with PostgreSQL's validation and messages. Names the profile's
+    /// PostgreSQL knows but pgssl does not use are recorded in [`Settings::ignored`].
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), Error> {
-        let lower = name.to_ascii_lowercase();
-        match lower.as_str() {
+        let name = self.canonical_name(name)?;
+        let lower = name.as_str();
+        match lower {
             "pgssl.profile" => {
                 let profile = parse_profile(value)?;
                 if profile != self.profile {
@@ -152,40 +299,50 @@ impl Settings {
                 self.profile = profile;
             }
             "listen_addresses" => self.listen_addresses = split_list(value),
-            "port" => self.port = self.int(&lower, value, 0, 65_535, Unit::None)? as u16,
+            "port" => self.port = self.int(lower, value, 0, 65_535, Unit::None)? as u16,
             "unix_socket_directories" => {
                 self.unix_socket_directories =
                     split_list(value).into_iter().map(PathBuf::from).collect()
             }
             "max_connections" => {
-                self.max_connections = self.int(&lower, value, 1, 262_143, Unit::None)? as u32
+                self.max_connections = self.int(lower, value, 1, 262_143, Unit::None)? as u32
             }
             "authentication_timeout" => {
-                let secs = self.int(&lower, value, 1, 600, Unit::S)?;
+                let secs = self.int(lower, value, 1, 600, Unit::S)?;
                 self.authentication_timeout = Duration::from_secs(secs as u64);
             }
-            "ssl" => self.ssl = parse_bool_setting(&lower, value)?,
+            "ssl" => self.ssl = parse_bool_setting(lower, value)?,
             "ssl_cert_file" => self.ssl_cert_file = value.into(),
             "ssl_key_file" => self.ssl_key_file = value.into(),
+            "ssl_ca_file" => self.ssl_ca_file = value.into(),
+            "ssl_crl_file" => self.ssl_crl_file = value.into(),
+            "ssl_crl_dir" => self.ssl_crl_dir = value.into(),
             "ssl_ciphers" => self.ssl_ciphers = value.into(),
             "ssl_prefer_server_ciphers" => {
-                self.ssl_prefer_server_ciphers = parse_bool_setting(&lower, value)?
+                self.ssl_prefer_server_ciphers = parse_bool_setting(lower, value)?
             }
             "ssl_min_protocol_version" => {
-                if let Some(v) = parse_tls_version(&lower, value, false)? {
+                if let Some(v) = parse_tls_version(lower, value, false)? {
                     self.ssl_min_protocol_version = v;
                 }
             }
             "ssl_max_protocol_version" => {
-                self.ssl_max_protocol_version = parse_tls_version(&lower, value, true)?
+                self.ssl_max_protocol_version = parse_tls_version(lower, value, true)?
             }
-            "ssl_ecdh_curve" if self.profile != Profile::Pg18 => self.ssl_groups = value.into(),
-            "ssl_groups" if self.profile == Profile::Pg18 => self.ssl_groups = value.into(),
-            "log_connections" => self.log_connections = parse_bool_setting(&lower, value)?,
-            "trace_connection_negotiation" if self.profile == Profile::Pg18 => {
-                self.trace_connection_negotiation = parse_bool_setting(&lower, value)?
+            "ssl_ecdh_curve" | "ssl_groups" => self.ssl_groups = value.into(),
+            "ssl_tls13_ciphers" => self.ssl_tls13_ciphers = value.into(),
+            "ssl_dh_params_file" => self.ssl_dh_params_file = value.into(),
+            "ssl_passphrase_command" => self.ssl_passphrase_command = value.into(),
+            "ssl_passphrase_command_supports_reload" => {
+                self.ssl_passphrase_command_supports_reload = parse_bool_setting(lower, value)?
             }
-            _ => return Err(Error::UnknownSetting { name: name.into() }),
+            "log_connections" => self.log_connections = parse_bool_setting(lower, value)?,
+            "trace_connection_negotiation" => {
+                self.trace_connection_negotiation = parse_bool_setting(lower, value)?
+            }
+            _ => {
+                self.ignored.insert(name);
+            }
         }
         Ok(())
     }
@@ -193,7 +350,12 @@ impl Settings {
     /// A setting's value as `SHOW` prints it, by name (any case).
     pub fn show(&self, name: &str) -> Option<String> {
         let on_off = |b: bool| if b { "on" } else { "off" }.to_owned();
-        Some(match name.to_ascii_lowercase().as_str() {
+        let lower = name.to_ascii_lowercase();
+        if lower == "ssl_library" {
+            return Some("OpenSSL".into());
+        }
+        let name = self.canonical_name(&lower).ok()?;
+        Some(match name.as_str() {
             "pgssl.profile" => self.profile.name().to_owned(),
             "data_directory" => self.data_directory.display().to_string(),
             "listen_addresses" => self.listen_addresses.join(","),
@@ -215,12 +377,18 @@ impl Settings {
             "ssl_max_protocol_version" => self
                 .ssl_max_protocol_version
                 .map_or(String::new(), |v| v.name().to_owned()),
-            "ssl_ecdh_curve" if self.profile != Profile::Pg18 => self.ssl_groups.clone(),
-            "ssl_groups" if self.profile == Profile::Pg18 => self.ssl_groups.clone(),
-            "log_connections" => on_off(self.log_connections),
-            "trace_connection_negotiation" if self.profile == Profile::Pg18 => {
-                on_off(self.trace_connection_negotiation)
+            "ssl_ecdh_curve" | "ssl_groups" => self.ssl_groups.clone(),
+            "ssl_tls13_ciphers" => self.ssl_tls13_ciphers.clone(),
+            "ssl_ca_file" => self.ssl_ca_file.clone(),
+            "ssl_crl_file" => self.ssl_crl_file.clone(),
+            "ssl_crl_dir" => self.ssl_crl_dir.clone(),
+            "ssl_dh_params_file" => self.ssl_dh_params_file.clone(),
+            "ssl_passphrase_command" => self.ssl_passphrase_command.clone(),
+            "ssl_passphrase_command_supports_reload" => {
+                on_off(self.ssl_passphrase_command_supports_reload)
             }
+            "log_connections" => on_off(self.log_connections),
+            "trace_connection_negotiation" => on_off(self.trace_connection_negotiation),
             _ => return None,
         })
     }
@@ -307,6 +475,14 @@ fn parse_tls_version(
     Ok(value::validate_enum(name, value, &TLS_VERSIONS)?)
 }
 
+/// An identifier as `valid_custom_variable_name` accepts a part: a letter or `_`, then
+/// letters, digits, `_` or `$`.
+fn valid_identifier(part: &str) -> bool {
+    let mut chars = part.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+}
+
 /// Splits a comma-separated list setting, trimming blanks and dropping empty entries.
 fn split_list(value: &str) -> Vec<String> {
     value
@@ -374,7 +550,24 @@ mod tests {
         // Version-specific names.
         assert!(settings(&[("ssl_groups", "X25519")]).is_err());
         assert!(settings(&[("pgssl.profile", "18"), ("ssl_groups", "X25519")]).is_ok());
-        assert!(settings(&[("pgssl.profile", "18"), ("ssl_ecdh_curve", "prime256v1")]).is_err());
+        // 18 keeps ssl_ecdh_curve as an old name of ssl_groups (map_old_guc_names).
+        let s = settings(&[("pgssl.profile", "18"), ("ssl_ecdh_curve", "prime256v1")]).unwrap();
+        assert_eq!(s.show("ssl_groups").as_deref(), Some("prime256v1"));
+        assert!(settings(&[("ssl_tls13_ciphers", "TLS_AES_128_GCM_SHA256")]).is_err());
+        // Known to PostgreSQL but unused by pgssl: accepted and remembered.
+        let s = settings(&[("shared_buffers", "128MB"), ("myext.knob", "1")]).unwrap();
+        assert_eq!(
+            s.ignored.iter().collect::<Vec<_>>(),
+            ["myext.knob", "shared_buffers"]
+        );
+        let e = settings(&[("pgssl.bogus", "1")]).unwrap_err();
+        assert_eq!(
+            e.log_record().lines(),
+            [
+                "FATAL:  invalid configuration parameter name \"pgssl.bogus\"",
+                "DETAIL:  \"pgssl\" is a reserved prefix."
+            ]
+        );
     }
 
     #[test]
