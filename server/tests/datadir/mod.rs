@@ -230,17 +230,8 @@ impl Spawn {
             cmd.env(k, v);
         }
         if let Some((uid, gid)) = self.user {
+            // std drops root's supplementary groups (setgroups(0)) before setuid.
             cmd.uid(uid).gid(gid);
-            // SAFETY: setgroups is async-signal-safe; drop root's supplementary groups.
-            unsafe {
-                cmd.pre_exec(move || {
-                    let groups = [gid];
-                    if libc::setgroups(1, groups.as_ptr()) != 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
         }
         if self.setsid {
             // SAFETY: setsid is async-signal-safe.
