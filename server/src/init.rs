@@ -119,11 +119,23 @@ pub fn postgresql_conf(defaults: &Settings) -> String {
                 quote_value(&value)
             ),
             "ssl" => "ssl = on\t\t\t\t# default off\n".to_owned(),
-            _ => format!("#{name} = {}\n", quote_value(&value)),
+            _ => format!("#{name} = {}\n", conf_value(&value)),
         };
         out.push_str(&line);
     }
     out
+}
+
+/// A value as PostgreSQL's sample file writes it: numbers (with units) and booleans bare,
+/// everything else quoted.
+fn conf_value(value: &str) -> String {
+    let numeric = value.starts_with(|c: char| c.is_ascii_digit())
+        && value.chars().all(|c| c.is_ascii_alphanumeric());
+    if numeric || value == "on" || value == "off" {
+        value.to_owned()
+    } else {
+        quote_value(value)
+    }
 }
 
 /// A P-256 key and a self-signed certificate for `localhost`, `127.0.0.1` and `::1`, usable as

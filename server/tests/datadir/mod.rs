@@ -247,8 +247,13 @@ impl Spawn {
 
     /// Starts the server on `data`; returns when it is ready or has exited.
     pub fn start(&self, data: &Data) -> Started {
+        self.start_at(data.path())
+    }
+
+    /// Starts the server on the data directory `dir`.
+    pub fn start_at(&self, dir: &Path) -> Started {
         let mut child = self
-            .command(data.path())
+            .command(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
