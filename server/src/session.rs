@@ -7,6 +7,7 @@ use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
+use crate::config::value;
 use crate::log::LogRecord;
 use crate::negotiate::{Replication, StartupInfo};
 use crate::query::{self, SessionView};
@@ -85,7 +86,15 @@ pub async fn run(
 
     let mut out = Vec::new();
     BackendMessage::Authentication(Authentication::Ok).encode(&mut out);
-    let application_name = info.application_name.clone().unwrap_or_default();
+    // application_name is a GUC_IS_NAME setting: longer values are truncated with a NOTICE,
+    // sent while the startup options are applied (after authentication).
+    let application_name =
+        value::validate_string(info.application_name.as_deref().unwrap_or_default(), true);
+    if let Some(notice) = &application_name.notice {
+        BackendMessage::NoticeResponse(ErrorFields::new(Severity::Notice, "42622", notice.clone()))
+            .encode(&mut out);
+    }
+    let application_name = application_name.value;
     let mut reported: Vec<(&str, String)> = vec![
         ("application_name", application_name),
         ("client_encoding", client_encoding.to_owned()),

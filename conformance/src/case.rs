@@ -1,0 +1,307 @@
+//! The case model: what a conformance case sets up on the server, what the client does, and
+//! what each PostgreSQL version is expected to show. Cases are data, loaded from the TOML files
+//! in `conformance/cases/` (one file per rule family); `cases/README.md` documents the format.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+
+/// A PostgreSQL behaviour version a case can apply to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Version {
+    /// The 8.4 documentation's rules (the reference server's seed profile).
+    #[serde(rename = "seed")]
+    Seed,
+    /// PostgreSQL 15.
+    #[serde(rename = "15")]
+    Pg15,
+    /// PostgreSQL 18.
+    #[serde(rename = "18")]
+    Pg18,
+}
+
+impl Version {
+    /// Every version, oldest rules first.
+    pub const ALL: [Version; 3] = [Version::Seed, Version::Pg15, Version::Pg18];
+
+    /// The name used in case files, profiles and snapshot suffixes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Seed => "seed",
+            Self::Pg15 => "15",
+            Self::Pg18 => "18",
+        }
+    }
+
+    /// Parses `seed`, `15`, `18`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.name() == s)
+    }
+
+    /// The version a real server reports, by major number.
+    pub fn from_major(major: u32) -> Option<Self> {
+        match major {
+            15 => Some(Self::Pg15),
+            18 => Some(Self::Pg18),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The server side of a case: what the data directory holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Setup {
+    /// `postgresql.conf` lines (`name = value`), on top of the harness defaults
+    /// (`ssl = on`, a P-256 server certificate, `log_connections = on`).
+    #[serde(default)]
+    pub conf: Vec<String>,
+    /// The server certificate's key type.
+    #[serde(default)]
+    pub cert: CertKind,
+}
+
+impl Setup {
+    /// True when the case needs nothing configured on the server beyond the defaults, so it
+    /// can run against a server the harness does not control.
+    pub fn is_default(&self) -> bool {
+        self.conf.is_empty() && self.cert == CertKind::default()
+    }
+}
+
+/// Key type of the generated server certificate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CertKind {
+    /// ECDSA P-256.
+    #[default]
+    Ec,
+    /// RSA 2048.
+    Rsa,
+}
+
+/// One packet (or raw bytes) in a write.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Packet {
+    /// A named packet: `ssl_request`, `gssenc_request`, `startup` (user and database
+    /// `postgres`, protocol 3.0), `terminate`, `query:<sql>`.
+    Named(String),
+    /// A packet with fields.
+    Detailed(PacketSpec),
+}
+
+/// A packet with explicit fields.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum PacketSpec {
+    /// A StartupMessage.
+    Startup {
+        /// `major.minor`, default `3.0`.
+        #[serde(default)]
+        version: Option<String>,
+        /// Parameters in order; default `user=postgres`, `database=postgres`.
+        #[serde(default)]
+        params: Option<Vec<(String, String)>>,
+        /// Drop the final terminator byte (a layout error).
+        #[serde(default)]
+        no_terminator: bool,
+        /// Pad `application_name` so the whole packet is this many bytes.
+        #[serde(default)]
+        pad_to: Option<usize>,
+    },
+    /// A CancelRequest with this pid and key length (bytes of zeros), or the session's own
+    /// pid and key (`own = true`, after a `login` step).
+    Cancel {
+        /// Process id.
+        #[serde(default)]
+        pid: u32,
+        /// Key length in bytes.
+        #[serde(default)]
+        key_len: usize,
+        /// Use the key from this connection's earlier BackendKeyData.
+        #[serde(default)]
+        own: bool,
+        /// Flip the first key byte.
+        #[serde(default)]
+        wrong_key: bool,
+    },
+    /// An SSLRequest with extra bytes after the code (its length is not checked).
+    SslRequestPadded {
+        /// How many zero bytes to append.
+        extra: usize,
+    },
+    /// A length word followed by `filler` zero bytes.
+    Length {
+        /// The length word.
+        length: u32,
+        /// Bytes after it.
+        #[serde(default)]
+        filler: usize,
+    },
+    /// Raw bytes, in hex.
+    Hex(String),
+    /// Raw text bytes.
+    Text(String),
+}
+
+/// Options of a TLS handshake step.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsStep {
+    /// ALPN protocols offered (none when absent).
+    #[serde(default)]
+    pub alpn: Option<Vec<String>>,
+    /// Lowest TLS version offered: `TLSv1`, `TLSv1.1`, `TLSv1.2`, `TLSv1.3`.
+    #[serde(default)]
+    pub min: Option<String>,
+    /// Highest TLS version offered.
+    #[serde(default)]
+    pub max: Option<String>,
+    /// OpenSSL cipher list for TLS 1.2 and below.
+    #[serde(default)]
+    pub ciphers: Option<String>,
+    /// SNI host name.
+    #[serde(default)]
+    pub sni: Option<String>,
+}
+
+/// One client action.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum Step {
+    /// Send these packets in one write.
+    Write(Vec<Packet>),
+    /// Send these packets one write each, pausing between writes.
+    WriteSplit {
+        /// The bytes of these packets, concatenated...
+        packets: Vec<Packet>,
+        /// ...cut at these offsets.
+        at: Vec<usize>,
+    },
+    /// Read the one-byte reply to an encryption request.
+    ReadByte,
+    /// Run a TLS client handshake on the connection.
+    Tls(TlsStep),
+    /// Read messages until ReadyForQuery, a FATAL error and the close, EOF, or timeout.
+    Read,
+    /// Read a protocol-2 error (`E` + text + NUL).
+    ReadV2Error,
+    /// Read until the server closes; any bytes are reported.
+    ExpectClose,
+    /// Close our sending side.
+    ShutdownWrite,
+    /// Wait this many milliseconds.
+    SleepMs(u64),
+    /// Open a new connection (the previous one is dropped); `login = true` also logs in and
+    /// records the BackendKeyData for `cancel { own = true }`.
+    Reconnect {
+        /// Log in on the new connection first.
+        #[serde(default)]
+        login: bool,
+    },
+    /// Run `psql` (real libpq) with these connection parameters and this query.
+    Psql {
+        /// `key=value` connection parameters (host and port are added).
+        conninfo: String,
+        /// The query.
+        query: String,
+    },
+}
+
+/// What a version is expected to show.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectation {
+    /// The client-observable trace (`<` lines), exactly.
+    #[serde(default)]
+    pub trace: Vec<String>,
+    /// Server log lines (`LOG:  ...`, `FATAL:  ...`) that must appear, in order.
+    #[serde(default)]
+    pub log: Vec<String>,
+}
+
+/// One conformance case.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    /// Stable identifier, `family/what-it-checks`.
+    pub id: String,
+    /// The spec rule ids it checks (`W4`, `B-17`, `F3`...).
+    pub rules: Vec<String>,
+    /// One line saying what is checked.
+    pub title: String,
+    /// Versions the case applies to (default: all).
+    #[serde(default)]
+    pub versions: Option<Vec<Version>>,
+    /// Server-side set-up.
+    #[serde(default)]
+    pub setup: Setup,
+    /// The client's steps.
+    pub steps: Vec<Step>,
+    /// Expectations by version name; `all` applies where a version has none of its own.
+    pub expect: BTreeMap<String, Expectation>,
+}
+
+impl Case {
+    /// Whether the case applies to `version`.
+    pub fn applies_to(&self, version: Version) -> bool {
+        self.versions.as_ref().is_none_or(|v| v.contains(&version))
+    }
+
+    /// The expectation for `version`, if the case applies to it.
+    pub fn expectation(&self, version: Version) -> Option<&Expectation> {
+        if !self.applies_to(version) {
+            return None;
+        }
+        self.expect
+            .get(version.name())
+            .or_else(|| self.expect.get("all"))
+    }
+
+    /// Checks the case is well-formed: every applicable version has an expectation, keys name
+    /// real versions.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |why: String| Error::InvalidCase {
+            id: self.id.clone(),
+            why,
+        };
+        if self.rules.is_empty() {
+            return Err(bad("names no rule".into()));
+        }
+        if self.steps.is_empty() {
+            return Err(bad("has no steps".into()));
+        }
+        for key in self.expect.keys() {
+            if key != "all" && Version::parse(key).is_none() {
+                return Err(bad(format!("expectation for unknown version {key:?}")));
+            }
+        }
+        for v in Version::ALL {
+            if self.applies_to(v) && self.expectation(v).is_none() {
+                return Err(bad(format!("no expectation for version {v}")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A case file: a rule family's cases.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaseFile {
+    /// The family's description.
+    pub family: String,
+    /// Its cases.
+    #[serde(rename = "case")]
+    pub cases: Vec<Case>,
+}

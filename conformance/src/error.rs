@@ -1,0 +1,65 @@
+//! The harness's error type: what can stop a run (a bad case file, a target that cannot be
+//! started, a missing tool), each saying what to fix.
+
+use std::path::PathBuf;
+
+/// Why the harness could not do what it was asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A case file does not parse.
+    #[error("case file {file}: {message}")]
+    CaseFile {
+        /// The file.
+        file: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A case is malformed.
+    #[error("case {id}: {why}")]
+    InvalidCase {
+        /// The case id.
+        id: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// Two cases share an id.
+    #[error("duplicate case id {0}")]
+    DuplicateCase(String),
+    /// A `--target` that does not parse.
+    #[error(
+        "unknown target {0:?}: use reference, reference:VERSION, postgres:BINDIR or external:HOST:PORT[@VERSION]"
+    )]
+    BadTarget(String),
+    /// A target that cannot be started or reached.
+    #[error("target {target} cannot be used: {why}")]
+    TargetUnavailable {
+        /// The target.
+        target: String,
+        /// Why.
+        why: String,
+    },
+    /// A file or directory operation failed.
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// On what.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The TLS library failed while generating test material.
+    #[error("OpenSSL: {0}")]
+    OpenSsl(#[from] openssl::error::ErrorStack),
+}
+
+impl Error {
+    pub(crate) fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            what,
+            path: path.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,24 @@
+//! `pgssl-conformance`: every documented rule of PostgreSQL's SSL negotiation as a case, run
+//! against any server that speaks the protocol.
+//!
+//! - [`case`]: the case model (set-up, steps, expectation per version);
+//! - [`catalogue`]: the case files, compiled in;
+//! - [`rules`]: the spec's rule ids, for coverage;
+//! - [`client`]: the steps carried out over a socket, producing a [`trace::Trace`];
+//! - [`target`]: reference server, real PostgreSQL, external servers;
+//! - [`run`]: grouping by set-up, parallel runs, verdicts;
+//! - [`report`]: human, JSON and JUnit output.
+
+pub mod case;
+pub mod catalogue;
+pub mod client;
+pub mod differences;
+pub mod error;
+pub mod report;
+pub mod rules;
+pub mod run;
+pub mod setup;
+pub mod target;
+pub mod trace;
+
+pub use error::Error;

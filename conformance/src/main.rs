@@ -1,0 +1,182 @@
+//! `pgssl-conform`: list, run and measure the coverage of the conformance catalogue.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use pgssl_conformance::case::Case;
+use pgssl_conformance::run::{Status, run_target};
+use pgssl_conformance::{catalogue, report, rules, target};
+
+/// Conformance suite for PostgreSQL-style SSL negotiation.
+#[derive(Parser)]
+#[command(name = "pgssl-conform", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the cases: id, rule ids, versions.
+    List,
+    /// Run cases against targets; exit status 1 on any failure.
+    Run {
+        /// reference (every profile), reference:VERSION, postgres:BINDIR,
+        /// external:HOST:PORT[@VERSION]. Repeatable. Default: reference.
+        #[arg(long = "target", short = 't')]
+        targets: Vec<String>,
+        /// Only cases whose id contains this text.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Set-up groups run in parallel per target.
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+    },
+    /// Print every spec rule id with its cases; exit status 1 when an in-scope rule has none.
+    Coverage,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+    Junit,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let cases = match catalogue::load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("pgssl-conform: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Command::List => {
+            for c in &cases {
+                let versions: Vec<&str> = pgssl_conformance::case::Version::ALL
+                    .into_iter()
+                    .filter(|v| c.applies_to(*v))
+                    .map(|v| v.name())
+                    .collect();
+                println!(
+                    "{:60} {:18} {}",
+                    c.id,
+                    c.rules.join(","),
+                    versions.join(",")
+                );
+            }
+            println!("{} cases", cases.len());
+            ExitCode::SUCCESS
+        }
+        Command::Coverage => coverage(&cases),
+        Command::Run {
+            targets,
+            filter,
+            jobs,
+            format,
+        } => run(&cases, targets, filter, jobs, format),
+    }
+}
+
+fn coverage(cases: &[Case]) -> ExitCode {
+    let mut uncovered = 0;
+    for rule in rules::SPEC_RULES {
+        let ids: Vec<&str> = cases
+            .iter()
+            .filter(|c| c.rules.iter().any(|r| r == rule.id))
+            .map(|c| c.id.as_str())
+            .collect();
+        match (rule.out_of_scope, ids.is_empty()) {
+            (Some(why), _) => println!("{:6} out of scope: {why}", rule.id),
+            (None, true) => {
+                uncovered += 1;
+                println!("{:6} NO CASES  ({})", rule.id, rule.title);
+            }
+            (None, false) => println!("{:6} {:3} cases: {}", rule.id, ids.len(), ids.join(", ")),
+        }
+    }
+    println!(
+        "{} cases; {uncovered} in-scope rules without a case",
+        cases.len()
+    );
+    if uncovered == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn run(
+    cases: &[Case],
+    specs: Vec<String>,
+    filter: Option<String>,
+    jobs: usize,
+    format: Format,
+) -> ExitCode {
+    let specs = if specs.is_empty() {
+        vec!["reference".to_owned()]
+    } else {
+        specs
+    };
+    let mut targets = Vec::new();
+    for spec in &specs {
+        match target::parse(spec) {
+            Ok(t) => targets.extend(t),
+            Err(e) => {
+                eprintln!("pgssl-conform: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let selected: Vec<&Case> = cases
+        .iter()
+        .filter(|c| filter.as_ref().is_none_or(|f| c.id.contains(f.as_str())))
+        .collect();
+    let bar = if std::io::stderr().is_terminal() && format == Format::Human {
+        let bar = ProgressBar::new((selected.len() * targets.len()) as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut results = Vec::new();
+    for t in &targets {
+        let started = std::time::Instant::now();
+        let progress = |r: &pgssl_conformance::run::CaseResult| {
+            bar.set_message(format!("{} {}", r.target, r.id));
+            bar.inc(1);
+        };
+        let mut r = run_target(t.as_ref(), &selected, jobs, &progress);
+        if format == Format::Human {
+            bar.println(format!(
+                "{}: {} cases in {:.1?}",
+                t.label(),
+                r.len(),
+                started.elapsed()
+            ));
+        }
+        results.append(&mut r);
+    }
+    bar.finish_and_clear();
+    let text = match format {
+        Format::Human => report::human(&results),
+        Format::Json => report::json(&results),
+        Format::Junit => report::junit(&results),
+    };
+    println!("{text}");
+    if results.iter().any(|r| r.status == Status::Fail) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}

