@@ -289,10 +289,10 @@ pub fn dh_params(settings: &Settings) -> Result<Option<Dh<Params>>, Error> {
 /// The reason text of the earliest error on the stack, as PostgreSQL's `SSLerrmessage`
 /// reports it: a system error (OpenSSL 3's `ERR_SYSTEM_ERROR`) is `strerror` of its errno.
 pub fn first_reason(stack: &openssl::error::ErrorStack) -> String {
-    const ERR_SYSTEM_FLAG: u64 = 0x8000_0000;
+    const ERR_SYSTEM_FLAG: std::ffi::c_ulong = 0x8000_0000;
     match stack.errors().first() {
         Some(e) => {
-            let code = e.code() as u64;
+            let code = e.code();
             if code & ERR_SYSTEM_FLAG != 0 {
                 let errno = (code & (ERR_SYSTEM_FLAG - 1)) as i32;
                 return strerror(&std::io::Error::from_raw_os_error(errno));

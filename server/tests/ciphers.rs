@@ -46,7 +46,7 @@ fn null_sha_needs_seclevel_zero_and_an_rsa_key() {
     assert_eq!(tls.ssl().version_str(), "TLSv1.2");
     drop(tls);
     // A normal client has no cipher in common.
-    let err = server.tls(tls12).err().expect("refused");
+    let err = server.tls(tls12).expect_err("refused");
     assert!(err.contains("handshake failure"), "{err}");
     server.wait_for_log("LOG:  could not accept SSL connection: no shared cipher");
     drop(server);
@@ -55,7 +55,7 @@ fn null_sha_needs_seclevel_zero_and_an_rsa_key() {
     let server = Spawn::with(&with(&["ssl_ciphers=NULL-SHA"]))
         .start(&data)
         .running();
-    let err = server.tls(null_sha_client).err().expect("refused");
+    let err = server.tls(null_sha_client).expect_err("refused");
     assert!(err.contains("handshake failure"), "{err}");
     server.wait_for_log("could not accept SSL connection: no shared cipher");
     drop(server);
@@ -64,7 +64,7 @@ fn null_sha_needs_seclevel_zero_and_an_rsa_key() {
     let server = Spawn::with(&with(&["ssl_ciphers=NULL-SHA:@SECLEVEL=0"]))
         .start(&Data::new())
         .running();
-    let err = server.tls(null_sha_client).err().expect("refused");
+    let err = server.tls(null_sha_client).expect_err("refused");
     assert!(err.contains("handshake failure"), "{err}");
 }
 

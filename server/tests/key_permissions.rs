@@ -69,7 +69,7 @@ fn root_owned_keys_and_foreign_owners_as_postgres() {
     let Some((pg, nobody)) = users() else { return };
     let data = Data::new();
     data.chown("server.crt", pg.0, pg.1);
-    let as_pg = || Spawn::with(&["ssl=on"]).as_user(pg);
+    let as_pg = || Spawn::with(&["ssl=on"]).run_as(pg);
     let case = |owner: (u32, u32), mode: u32| {
         data.chown("server.key", owner.0, owner.1);
         data.chmod("server.key", mode);

@@ -126,8 +126,7 @@ fn a6_presented_certificate_from_unknown_ca_fails_the_handshake() {
             let mut b = [0u8; 1];
             s.read(&mut b).map_err(|e| e.to_string()).map(|_| s)
         })
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(err.contains("unknown ca"), "{err}");
     server.wait_for_log("could not accept SSL connection: certificate verify failed");
 }
@@ -212,8 +211,7 @@ fn a9_protocol_range() {
                 .unwrap();
             b.set_cipher_list("DEFAULT:@SECLEVEL=0").unwrap();
         })
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(
         err.contains("alert protocol version") || err.contains("protocol"),
         "{err}"

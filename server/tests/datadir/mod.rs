@@ -213,7 +213,7 @@ impl Spawn {
         self
     }
 
-    pub fn as_user(mut self, user: (u32, u32)) -> Self {
+    pub fn run_as(mut self, user: (u32, u32)) -> Self {
         self.user = Some(user);
         self
     }
