@@ -22,7 +22,7 @@ use openssl::pkey::{PKey, Private};
 use openssl::rsa::Rsa;
 use openssl::ssl::{SslConnector, SslMethod, SslStream, SslVerifyMode, SslVersion};
 use openssl::symm::Cipher;
-use openssl::x509::extension::{BasicConstraints, SubjectAlternativeName};
+use openssl::x509::extension::{BasicConstraints, SubjectAlternativeName, SubjectKeyIdentifier};
 use openssl::x509::{X509, X509NameBuilder};
 
 pub const TIMEOUT: Duration = Duration::from_secs(15);
@@ -68,6 +68,10 @@ pub fn certificate(cn: &str, key: &PKey<Private>, issuer: Option<&Identity>, ca:
     if ca {
         cert.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
             .unwrap();
+        let ski = SubjectKeyIdentifier::new()
+            .build(&cert.x509v3_context(None, None))
+            .unwrap();
+        cert.append_extension(ski).unwrap();
     } else {
         let san = SubjectAlternativeName::new()
             .dns("localhost")

@@ -1,0 +1,148 @@
+//! A6/A7 at handshake time: with a CA file, client certificates are requested and verified;
+//! with a CRL (file, hashed directory, or the seed's implicit root.crl) a revoked client
+//! certificate fails the handshake while a good one passes.
+
+mod datadir;
+
+use std::io::Read;
+use std::process::Command;
+
+use datadir::*;
+use openssl::asn1::{Asn1Object, Asn1OctetString, Asn1Time};
+use openssl::hash::MessageDigest;
+use openssl::x509::extension::AuthorityKeyIdentifier;
+use openssl::x509::{X509, X509CrlBuilder, X509Extension, X509RevokedBuilder};
+
+struct Pki {
+    ca: Identity,
+    good: Identity,
+    revoked: Identity,
+    crl: Vec<u8>,
+}
+
+fn pki() -> Pki {
+    let ca = Identity::ca("Client CA");
+    let good = Identity::issued_by("bob", &ca);
+    let revoked = Identity::issued_by("alice", &ca);
+    let mut crl = X509CrlBuilder::new().unwrap();
+    crl.set_issuer_name(ca.cert.subject_name()).unwrap();
+    crl.set_last_update(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    crl.set_next_update(&Asn1Time::days_from_now(30).unwrap())
+        .unwrap();
+    let mut entry = X509RevokedBuilder::new().unwrap();
+    entry
+        .set_serial_number(revoked.cert.serial_number())
+        .unwrap();
+    entry
+        .set_revocation_date(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    crl.add_revoked(entry.build()).unwrap();
+    let carrier = X509::builder().unwrap();
+    let aki = AuthorityKeyIdentifier::new()
+        .keyid(true)
+        .build(&carrier.x509v3_context(Some(&ca.cert), None))
+        .unwrap();
+    crl.append_extension(aki).unwrap();
+    // crlNumber (2.5.29.20) = INTEGER 1.
+    let number = X509Extension::new_from_der(
+        &Asn1Object::from_str("2.5.29.20").unwrap(),
+        false,
+        &Asn1OctetString::new_from_bytes(&[0x02, 0x01, 0x01]).unwrap(),
+    )
+    .unwrap();
+    crl.append_extension(number).unwrap();
+    crl.sign(&ca.key, MessageDigest::sha256()).unwrap();
+    let crl = crl.build().unwrap().to_pem().unwrap();
+    Pki {
+        ca,
+        good,
+        revoked,
+        crl,
+    }
+}
+
+/// A TLS handshake presenting `client`'s certificate, then one read (a TLS 1.3 server's
+/// verdict on the client certificate arrives after the client's side of the handshake).
+fn present(server: &Running, client: &Identity) -> Result<(), String> {
+    let mut tls = server.tls(|b| {
+        b.set_certificate(&client.cert).unwrap();
+        b.set_private_key(&client.key).unwrap();
+    })?;
+    tls.get_ref()
+        .set_read_timeout(Some(std::time::Duration::from_millis(500)))
+        .unwrap();
+    let mut b = [0u8; 1];
+    match tls.read(&mut b) {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::TimedOut => Ok(()),
+        Err(e) => Err(e.to_string()),
+        Ok(_) => Ok(()),
+    }
+}
+
+fn assert_revoked(server: &Running, pki: &Pki) {
+    present(server, &pki.good).expect("a good certificate passes");
+    let err = present(server, &pki.revoked).expect_err("revoked");
+    assert!(err.contains("certificate revoked"), "{err}");
+    server.wait_for_log("could not accept SSL connection: certificate verify failed");
+}
+
+#[test]
+fn crl_file_refuses_a_revoked_certificate() {
+    let pki = pki();
+    let data = Data::new();
+    data.write("ca.crt", &pki.ca.cert_pem());
+    data.write("ca.crl", &pki.crl);
+    let server = Spawn::with(&[
+        "ssl=on",
+        "pgssl.profile=15",
+        "ssl_ca_file=ca.crt",
+        "ssl_crl_file=ca.crl",
+    ])
+    .start(&data)
+    .running();
+    assert_revoked(&server, &pki);
+}
+
+#[test]
+fn crl_directory_is_read_lazily() {
+    let pki = pki();
+    let data = Data::new();
+    data.write("ca.crt", &pki.ca.cert_pem());
+    data.write("ca.crl", &pki.crl);
+    let hash = Command::new("openssl")
+        .args(["crl", "-hash", "-noout", "-in"])
+        .arg(data.file("ca.crl"))
+        .output()
+        .expect("openssl crl -hash");
+    let hash = String::from_utf8(hash.stdout).unwrap().trim().to_owned();
+    // The directory is empty at start: OpenSSL looks into it only during verification.
+    std::fs::create_dir(data.file("crls")).unwrap();
+    let server = Spawn::with(&[
+        "ssl=on",
+        "pgssl.profile=18",
+        "ssl_ca_file=ca.crt",
+        "ssl_crl_dir=crls",
+    ])
+    .start(&data)
+    .running();
+    data.write(&format!("crls/{hash}.r0"), &pki.crl);
+    assert_revoked(&server, &pki);
+}
+
+#[test]
+fn seed_uses_root_crt_and_root_crl_implicitly() {
+    let pki = pki();
+    let data = Data::new();
+    data.write("root.crt", &pki.ca.cert_pem());
+    data.write("root.crl", &pki.crl);
+    let server = Spawn::with(&["ssl=on"]).start(&data).running();
+    assert_revoked(&server, &pki);
+    drop(server);
+    // 15 ignores both files: no certificate is requested, so nothing is checked.
+    let server = Spawn::with(&["ssl=on", "pgssl.profile=15"])
+        .start(&data)
+        .running();
+    present(&server, &pki.revoked).expect("not checked without ssl_ca_file");
+}
