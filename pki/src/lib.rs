@@ -1,0 +1,709 @@
+//! `pgssl-pki`: the certificate hierarchy of PostgreSQL's `src/test/ssl` suite, generated with
+//! OpenSSL into a directory, for the conformance suite, the server's tests and the fuzzers'
+//! corpora.
+//!
+//! ```text
+//! root_ca  (CN=Test root CA for PostgreSQL SSL regression test suite)
+//! ├── server_ca  → server-cn-only, server-cn-and-alt-names, ..., server-no-names, server-revoked
+//! └── client_ca  → client (CN=ssltestuser), client-dn, client-revoked, client_ext,
+//!                  client-long, client-revoked-utf8
+//! ```
+//!
+//! Names, subjects, extensions, serial numbers and validity dates are fixed, so everything a
+//! server reports about a certificate (DN, serial, issuer) is the same on every run; only key
+//! material differs. Keys are RSA 2048, as in PostgreSQL's suite.
+
+use std::fs;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use openssl::asn1::{Asn1Integer, Asn1Time};
+use openssl::asn1::{Asn1Object, Asn1OctetString};
+use openssl::bn::BigNum;
+use openssl::hash::MessageDigest;
+use openssl::pkey::{PKey, Private};
+use openssl::rsa::Rsa;
+use openssl::symm::Cipher;
+use openssl::x509::X509Extension;
+use openssl::x509::extension::{
+    BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName, SubjectKeyIdentifier,
+};
+use openssl::x509::{X509, X509Crl, X509CrlBuilder, X509Name, X509NameBuilder, X509RevokedBuilder};
+
+/// The passphrase of `server-password.key`.
+pub const SERVER_KEY_PASSPHRASE: &str = "secret1";
+/// The passphrase of `client-encrypted-pem.key` and `client-encrypted-der.key`.
+pub const CLIENT_KEY_PASSPHRASE: &str = "dUmmyP^#+";
+/// Start of every certificate's validity.
+pub const NOT_BEFORE: &str = "20240101000000Z";
+/// End of every certificate's validity (as in PostgreSQL's suite).
+pub const NOT_AFTER: &str = "20480719000000Z";
+
+/// Why the hierarchy could not be written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// OpenSSL failed.
+    #[error("OpenSSL: {0}")]
+    OpenSsl(#[from] openssl::error::ErrorStack),
+    /// A file could not be written.
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// `openssl crl -hash` (used for hashed CRL directories) failed.
+    #[error("openssl crl -hash failed for {}: {why}", path.display())]
+    Hash {
+        /// The CRL.
+        path: PathBuf,
+        /// Why.
+        why: String,
+    },
+}
+
+/// One subject attribute.
+type Rdn = (&'static str, &'static str);
+
+/// A leaf certificate of the hierarchy.
+struct Leaf {
+    name: &'static str,
+    issuer: Issuer,
+    subject: &'static [Rdn],
+    dns: &'static [&'static str],
+    ips: &'static [&'static str],
+    client_ext: bool,
+    serial: u32,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Issuer {
+    Server,
+    Client,
+}
+
+const OU: Rdn = ("OU", "PostgreSQL test suite");
+const COMMON: Rdn = ("CN", "common-name.pg-ssltest.test");
+const DNS12: &[&str] = &[
+    "dns1.alt-name.pg-ssltest.test",
+    "dns2.alt-name.pg-ssltest.test",
+];
+
+const LEAVES: &[Leaf] = &[
+    Leaf {
+        name: "server-cn-only",
+        issuer: Issuer::Server,
+        subject: &[COMMON, OU],
+        dns: &[],
+        ips: &[],
+        client_ext: false,
+        serial: 0x2001,
+    },
+    Leaf {
+        name: "server-cn-and-alt-names",
+        issuer: Issuer::Server,
+        subject: &[COMMON, OU],
+        dns: DNS12,
+        ips: &[],
+        client_ext: false,
+        serial: 0x2002,
+    },
+    Leaf {
+        name: "server-cn-and-ip-alt-names",
+        issuer: Issuer::Server,
+        subject: &[COMMON, OU],
+        dns: &[],
+        ips: &["192.0.2.1", "2001:DB8::1"],
+        client_ext: false,
+        serial: 0x2003,
+    },
+    Leaf {
+        name: "server-ip-cn-only",
+        issuer: Issuer::Server,
+        subject: &[("CN", "192.0.2.1"), OU],
+        dns: &[],
+        ips: &[],
+        client_ext: false,
+        serial: 0x2004,
+    },
+    Leaf {
+        name: "server-ip-alt-names",
+        issuer: Issuer::Server,
+        subject: &[OU],
+        dns: &[],
+        ips: &["192.0.2.1", "2001:DB8::1"],
+        client_ext: false,
+        serial: 0x2005,
+    },
+    Leaf {
+        name: "server-ip-cn-and-alt-names",
+        issuer: Issuer::Server,
+        subject: &[("CN", "192.0.2.1"), OU],
+        dns: &[],
+        ips: &["192.0.2.2", "2001:DB8::1"],
+        client_ext: false,
+        serial: 0x2006,
+    },
+    Leaf {
+        name: "server-ip-cn-and-dns-alt-names",
+        issuer: Issuer::Server,
+        subject: &[("CN", "192.0.2.1"), OU],
+        dns: DNS12,
+        ips: &[],
+        client_ext: false,
+        serial: 0x2007,
+    },
+    Leaf {
+        name: "server-ip-in-dnsname",
+        issuer: Issuer::Server,
+        subject: &[OU],
+        dns: &["192.0.2.1"],
+        ips: &[],
+        client_ext: false,
+        serial: 0x2008,
+    },
+    Leaf {
+        name: "server-single-alt-name",
+        issuer: Issuer::Server,
+        subject: &[OU],
+        dns: &["single.alt-name.pg-ssltest.test"],
+        ips: &[],
+        client_ext: false,
+        serial: 0x2009,
+    },
+    Leaf {
+        name: "server-multiple-alt-names",
+        issuer: Issuer::Server,
+        subject: &[OU],
+        dns: &[
+            "dns1.alt-name.pg-ssltest.test",
+            "dns2.alt-name.pg-ssltest.test",
+            "*.wildcard.pg-ssltest.test",
+        ],
+        ips: &[],
+        client_ext: false,
+        serial: 0x200A,
+    },
+    Leaf {
+        name: "server-no-names",
+        issuer: Issuer::Server,
+        subject: &[OU],
+        dns: &[],
+        ips: &[],
+        client_ext: false,
+        serial: 0x200B,
+    },
+    Leaf {
+        name: "server-revoked",
+        issuer: Issuer::Server,
+        subject: &[COMMON, OU],
+        dns: &[],
+        ips: &[],
+        client_ext: false,
+        serial: 0x200C,
+    },
+    Leaf {
+        name: "client",
+        issuer: Issuer::Client,
+        subject: &[("CN", "ssltestuser")],
+        dns: &[],
+        ips: &[],
+        client_ext: false,
+        serial: 0x3001,
+    },
+    Leaf {
+        name: "client-dn",
+        issuer: Issuer::Client,
+        subject: &[
+            ("O", "PGDG"),
+            ("OU", "Engineering"),
+            ("OU", "Testing"),
+            ("CN", "ssltestuser-dn"),
+        ],
+        dns: &[],
+        ips: &[],
+        client_ext: false,
+        serial: 0x3002,
+    },
+    Leaf {
+        name: "client-revoked",
+        issuer: Issuer::Client,
+        subject: &[("CN", "ssltestuser")],
+        dns: &[],
+        ips: &[],
+        client_ext: false,
+        serial: 0x3003,
+    },
+    Leaf {
+        name: "client_ext",
+        issuer: Issuer::Client,
+        subject: &[("CN", "ssltestuser")],
+        dns: &[],
+        ips: &[],
+        client_ext: true,
+        serial: 0x3004,
+    },
+    Leaf {
+        name: "client-long",
+        issuer: Issuer::Client,
+        subject: &[(
+            "CN",
+            "ssl-123456789012345678901234567890123456789012345678901234567890",
+        )],
+        dns: &[],
+        ips: &[],
+        client_ext: false,
+        serial: 0x3005,
+    },
+    Leaf {
+        name: "client-revoked-utf8",
+        issuer: Issuer::Client,
+        subject: &[("CN", "\u{3b1}\u{3b2}\u{3b3}")],
+        dns: &[],
+        ips: &[],
+        client_ext: false,
+        serial: 0x3006,
+    },
+];
+
+/// The certificates revoked by each CA's CRL.
+const REVOKED_BY_SERVER_CA: &[&str] = &["server-revoked"];
+const REVOKED_BY_CLIENT_CA: &[&str] = &["client-revoked", "client-revoked-utf8"];
+
+/// A generated hierarchy: where its files are.
+#[derive(Clone, Debug)]
+pub struct Pki {
+    dir: PathBuf,
+}
+
+impl Pki {
+    /// The directory holding the files.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The path of one file, e.g. `pki.path("client.crt")`.
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.dir.join(file)
+    }
+
+    /// The serial number of a leaf, as pg_stat_ssl prints it (decimal).
+    pub fn serial(name: &str) -> Option<u32> {
+        LEAVES.iter().find(|l| l.name == name).map(|l| l.serial)
+    }
+}
+
+struct Ca {
+    cert: X509,
+    key: PKey<Private>,
+}
+
+fn rsa_key() -> Result<PKey<Private>, Error> {
+    Ok(PKey::from_rsa(Rsa::generate(2048)?)?)
+}
+
+fn name(rdns: &[Rdn]) -> Result<X509Name, Error> {
+    let mut b = X509NameBuilder::new()?;
+    for (field, value) in rdns {
+        b.append_entry_by_text(field, value)?;
+    }
+    Ok(b.build())
+}
+
+fn serial(n: u32) -> Result<Asn1Integer, Error> {
+    Ok(BigNum::from_u32(n)?.to_asn1_integer()?)
+}
+
+fn certificate(
+    subject: &X509Name,
+    key: &PKey<Private>,
+    serial_no: u32,
+    issuer: Option<&Ca>,
+    is_ca: bool,
+    configure: impl FnOnce(&mut openssl::x509::X509Builder, Option<&Ca>) -> Result<(), Error>,
+) -> Result<X509, Error> {
+    let mut b = X509::builder()?;
+    b.set_version(2)?;
+    let sn = serial(serial_no)?;
+    b.set_serial_number(&sn)?;
+    b.set_subject_name(subject)?;
+    b.set_issuer_name(issuer.map_or(subject, |ca| ca.cert.subject_name()))?;
+    b.set_pubkey(key)?;
+    let (nb, na) = (
+        Asn1Time::from_str(NOT_BEFORE)?,
+        Asn1Time::from_str(NOT_AFTER)?,
+    );
+    b.set_not_before(&nb)?;
+    b.set_not_after(&na)?;
+    if is_ca {
+        b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
+        b.append_extension(KeyUsage::new().key_cert_sign().crl_sign().build()?)?;
+        let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(None, None))?;
+        b.append_extension(ski)?;
+    }
+    configure(&mut b, issuer)?;
+    let signer = issuer.map_or(key, |ca| &ca.key);
+    b.sign(signer, MessageDigest::sha256())?;
+    Ok(b.build())
+}
+
+fn write(dir: &Path, file: &str, bytes: &[u8]) -> Result<(), Error> {
+    let path = dir.join(file);
+    fs::write(&path, bytes).map_err(|source| Error::Io {
+        what: "writing",
+        path,
+        source,
+    })
+}
+
+fn write_key(dir: &Path, file: &str, bytes: &[u8]) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    write(dir, file, bytes)?;
+    let path = dir.join(file);
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).map_err(|source| Error::Io {
+        what: "setting permissions on",
+        path,
+        source,
+    })
+}
+
+/// A non-critical extension from its DER contents.
+fn der_extension(oid: &str, der: &[u8]) -> Result<X509Extension, Error> {
+    let oid = Asn1Object::from_str(oid)?;
+    let contents = Asn1OctetString::new_from_bytes(der)?;
+    Ok(X509Extension::new_from_der(&oid, false, &contents)?)
+}
+
+fn crl(ca: &Ca, revoked: &[u32]) -> Result<X509Crl, Error> {
+    let mut b = X509CrlBuilder::new()?;
+    // authorityKeyIdentifier: SEQUENCE { [0] the CA's subject key identifier }.
+    let keyid = ca
+        .cert
+        .subject_key_id()
+        .map(|k| k.as_slice().to_vec())
+        .unwrap_or_default();
+    let mut aki = vec![0x30, (keyid.len() + 2) as u8, 0x80, keyid.len() as u8];
+    aki.extend_from_slice(&keyid);
+    b.append_extension(der_extension("2.5.29.35", &aki)?)?;
+    // cRLNumber 1.
+    b.append_extension(der_extension("2.5.29.20", &[0x02, 0x01, 0x01])?)?;
+    b.set_issuer_name(ca.cert.subject_name())?;
+    let (last, next) = (
+        Asn1Time::from_str(NOT_BEFORE)?,
+        Asn1Time::from_str(NOT_AFTER)?,
+    );
+    b.set_last_update(&last)?;
+    b.set_next_update(&next)?;
+    for n in revoked {
+        let mut r = X509RevokedBuilder::new()?;
+        let (sn, when) = (serial(*n)?, Asn1Time::from_str(NOT_BEFORE)?);
+        r.set_serial_number(&sn)?;
+        r.set_revocation_date(&when)?;
+        b.add_revoked(r.build())?;
+    }
+    b.sort()?;
+    b.sign(&ca.key, MessageDigest::sha256())?;
+    Ok(b.build()?)
+}
+
+/// A hashed CRL directory as `openssl rehash` lays it out: `<issuer hash>.r<n>`.
+fn crl_dir(dir: &Path, name: &str, crls: &[&str]) -> Result<(), Error> {
+    let out = dir.join(name);
+    fs::create_dir_all(&out).map_err(|source| Error::Io {
+        what: "creating",
+        path: out.clone(),
+        source,
+    })?;
+    let mut used: Vec<String> = Vec::new();
+    for file in crls {
+        let path = dir.join(file);
+        let hash = Command::new("openssl")
+            .args(["crl", "-hash", "-noout", "-in"])
+            .arg(&path)
+            .output()
+            .map_err(|e| Error::Hash {
+                path: path.clone(),
+                why: e.to_string(),
+            })?;
+        if !hash.status.success() {
+            return Err(Error::Hash {
+                path,
+                why: String::from_utf8_lossy(&hash.stderr).trim().to_owned(),
+            });
+        }
+        let hash = String::from_utf8_lossy(&hash.stdout).trim().to_owned();
+        let n = used.iter().filter(|h| **h == hash).count();
+        used.push(hash.clone());
+        let bytes = fs::read(&path).map_err(|source| Error::Io {
+            what: "reading",
+            path: path.clone(),
+            source,
+        })?;
+        write(&out, &format!("{hash}.r{n}"), &bytes)?;
+    }
+    Ok(())
+}
+
+/// Generates the whole hierarchy into `dir` (created if missing).
+pub fn generate(dir: &Path) -> Result<Pki, Error> {
+    fs::create_dir_all(dir).map_err(|source| Error::Io {
+        what: "creating",
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let root_key = rsa_key()?;
+    let root_name = name(&[(
+        "CN",
+        "Test root CA for PostgreSQL SSL regression test suite",
+    )])?;
+    let root = Ca {
+        cert: certificate(&root_name, &root_key, 0x1000, None, true, |_, _| Ok(()))?,
+        key: root_key,
+    };
+    let sub_ca = |cn: &'static str, serial_no: u32| -> Result<Ca, Error> {
+        let key = rsa_key()?;
+        let cert = certificate(
+            &name(&[("CN", cn)])?,
+            &key,
+            serial_no,
+            Some(&root),
+            true,
+            |_, _| Ok(()),
+        )?;
+        Ok(Ca { cert, key })
+    };
+    let server_ca = sub_ca(
+        "Test CA for PostgreSQL SSL regression test server certs",
+        0x1001,
+    )?;
+    let client_ca = sub_ca(
+        "Test CA for PostgreSQL SSL regression test client certs",
+        0x1002,
+    )?;
+
+    for (file, ca) in [
+        ("root_ca", &root),
+        ("server_ca", &server_ca),
+        ("client_ca", &client_ca),
+    ] {
+        write(dir, &format!("{file}.crt"), &ca.cert.to_pem()?)?;
+        write_key(
+            dir,
+            &format!("{file}.key"),
+            &ca.key.private_key_to_pem_pkcs8()?,
+        )?;
+    }
+
+    let mut leaves: Vec<(&Leaf, X509, PKey<Private>)> = Vec::new();
+    for leaf in LEAVES {
+        let key = rsa_key()?;
+        let ca = match leaf.issuer {
+            Issuer::Server => &server_ca,
+            Issuer::Client => &client_ca,
+        };
+        let cert = certificate(
+            &name(leaf.subject)?,
+            &key,
+            leaf.serial,
+            Some(ca),
+            false,
+            |b, issuer| {
+                if !leaf.dns.is_empty() || !leaf.ips.is_empty() {
+                    let mut san = SubjectAlternativeName::new();
+                    for d in leaf.dns {
+                        san.dns(d);
+                    }
+                    for ip in leaf.ips {
+                        // The list is fixed above; a bad literal would be a bug in this file.
+                        let parsed: Result<IpAddr, _> = ip.parse();
+                        if parsed.is_ok() {
+                            san.ip(ip);
+                        }
+                    }
+                    let ctx = b.x509v3_context(issuer.map(|c| c.cert.as_ref()), None);
+                    let ext = san.build(&ctx)?;
+                    b.append_extension(ext)?;
+                }
+                if leaf.client_ext {
+                    b.append_extension(BasicConstraints::new().critical().build()?)?;
+                    b.append_extension(ExtendedKeyUsage::new().client_auth().build()?)?;
+                }
+                Ok(())
+            },
+        )?;
+        write(dir, &format!("{}.crt", leaf.name), &cert.to_pem()?)?;
+        write_key(
+            dir,
+            &format!("{}.key", leaf.name),
+            &key.private_key_to_pem_pkcs8()?,
+        )?;
+        leaves.push((leaf, cert, key));
+    }
+
+    let find = |n: &str| leaves.iter().find(|(l, _, _)| l.name == n);
+    if let Some((_, _, key)) = find("server-cn-only") {
+        let pem = key.private_key_to_pem_pkcs8_passphrase(
+            Cipher::aes_256_cbc(),
+            SERVER_KEY_PASSPHRASE.as_bytes(),
+        )?;
+        write_key(dir, "server-password.key", &pem)?;
+    }
+    if let Some((_, cert, key)) = find("client") {
+        write_key(dir, "client-der.key", &key.private_key_to_der()?)?;
+        let pem = key.private_key_to_pem_pkcs8_passphrase(
+            Cipher::aes_256_cbc(),
+            CLIENT_KEY_PASSPHRASE.as_bytes(),
+        )?;
+        write_key(dir, "client-encrypted-pem.key", &pem)?;
+        let der = key.private_key_to_pkcs8_passphrase(
+            Cipher::aes_256_cbc(),
+            CLIENT_KEY_PASSPHRASE.as_bytes(),
+        )?;
+        write_key(dir, "client-encrypted-der.key", &der)?;
+        let mut chain = cert.to_pem()?;
+        chain.extend(client_ca.cert.to_pem()?);
+        write(dir, "client+client_ca.crt", &chain)?;
+    }
+    if let Some((_, cert, _)) = find("server-cn-only") {
+        let mut chain = cert.to_pem()?;
+        chain.extend(server_ca.cert.to_pem()?);
+        write(dir, "server-cn-only+server_ca.crt", &chain)?;
+    }
+
+    let bundle = |cas: &[&Ca]| -> Result<Vec<u8>, Error> {
+        let mut out = Vec::new();
+        for ca in cas {
+            out.extend(ca.cert.to_pem()?);
+        }
+        Ok(out)
+    };
+    write(
+        dir,
+        "both-cas-1.crt",
+        &bundle(&[&root, &client_ca, &server_ca])?,
+    )?;
+    write(
+        dir,
+        "both-cas-2.crt",
+        &bundle(&[&root, &server_ca, &client_ca])?,
+    )?;
+    write(dir, "root+server_ca.crt", &bundle(&[&root, &server_ca])?)?;
+    write(dir, "root+client_ca.crt", &bundle(&[&root, &client_ca])?)?;
+
+    let serials =
+        |names: &[&str]| -> Vec<u32> { names.iter().filter_map(|n| Pki::serial(n)).collect() };
+    let root_crl = crl(&root, &[])?.to_pem()?;
+    let server_crl = crl(&server_ca, &serials(REVOKED_BY_SERVER_CA))?.to_pem()?;
+    let client_crl = crl(&client_ca, &serials(REVOKED_BY_CLIENT_CA))?.to_pem()?;
+    write(dir, "root.crl", &root_crl)?;
+    write(dir, "server.crl", &server_crl)?;
+    write(dir, "client.crl", &client_crl)?;
+    write(
+        dir,
+        "root+server.crl",
+        &[root_crl.as_slice(), server_crl.as_slice()].concat(),
+    )?;
+    write(
+        dir,
+        "root+client.crl",
+        &[root_crl.as_slice(), client_crl.as_slice()].concat(),
+    )?;
+    crl_dir(dir, "client-crldir", &["client.crl"])?;
+    crl_dir(dir, "server-crldir", &["server.crl"])?;
+    crl_dir(dir, "root+client-crldir", &["root.crl", "client.crl"])?;
+    crl_dir(dir, "root+server-crldir", &["root.crl", "server.crl"])?;
+    Ok(Pki {
+        dir: dir.to_path_buf(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openssl::stack::Stack;
+    use openssl::x509::store::X509StoreBuilder;
+    use openssl::x509::{X509StoreContext, X509VerifyResult};
+
+    fn load(pki: &Pki, f: &str) -> X509 {
+        X509::from_pem(&fs::read(pki.path(f)).unwrap()).unwrap()
+    }
+
+    fn verify(pki: &Pki, leaf: &str, ca_bundle: &str) -> X509VerifyResult {
+        let mut store = X509StoreBuilder::new().unwrap();
+        for c in X509::stack_from_pem(&fs::read(pki.path(ca_bundle)).unwrap()).unwrap() {
+            store.add_cert(c).unwrap();
+        }
+        let store = store.build();
+        let mut ctx = X509StoreContext::new().unwrap();
+        let chain = Stack::new().unwrap();
+        ctx.init(&store, &load(pki, &format!("{leaf}.crt")), &chain, |c| {
+            c.verify_cert()?;
+            Ok(c.error())
+        })
+        .unwrap()
+    }
+
+    fn revoked(pki: &Pki, leaf: &str, crl: &str) -> bool {
+        let crl = X509Crl::from_pem(&fs::read(pki.path(crl)).unwrap()).unwrap();
+        !matches!(
+            crl.get_by_cert(&load(pki, &format!("{leaf}.crt"))),
+            openssl::x509::CrlStatus::NotRevoked
+        )
+    }
+
+    #[test]
+    fn hierarchy_verifies_and_revokes() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = generate(dir.path()).unwrap();
+        assert_eq!(
+            verify(&pki, "client", "root+client_ca.crt"),
+            X509VerifyResult::OK
+        );
+        assert_eq!(
+            verify(&pki, "client_ext", "root+client_ca.crt"),
+            X509VerifyResult::OK
+        );
+        assert_eq!(
+            verify(&pki, "server-cn-only", "root+server_ca.crt"),
+            X509VerifyResult::OK
+        );
+        assert_ne!(
+            verify(&pki, "client", "root+server_ca.crt"),
+            X509VerifyResult::OK
+        );
+        assert!(revoked(&pki, "client-revoked", "client.crl"));
+        assert!(revoked(&pki, "client-revoked-utf8", "client.crl"));
+        assert!(!revoked(&pki, "client", "client.crl"));
+        assert!(revoked(&pki, "server-revoked", "server.crl"));
+        let dn = load(&pki, "client-dn.crt");
+        let cn = dn
+            .subject_name()
+            .entries()
+            .last()
+            .unwrap()
+            .data()
+            .as_utf8()
+            .unwrap()
+            .to_string();
+        assert_eq!(cn, "ssltestuser-dn");
+        for d in [
+            "client-crldir",
+            "root+client-crldir",
+            "server-crldir",
+            "root+server-crldir",
+        ] {
+            assert!(fs::read_dir(pki.path(d)).unwrap().count() >= 1, "{d}");
+        }
+        let encrypted = fs::read(pki.path("server-password.key")).unwrap();
+        assert!(PKey::private_key_from_pem(&encrypted).is_err());
+        assert!(
+            PKey::private_key_from_pem_passphrase(&encrypted, SERVER_KEY_PASSPHRASE.as_bytes())
+                .is_ok()
+        );
+    }
+}
