@@ -687,9 +687,8 @@ mod tests {
             .last()
             .unwrap()
             .data()
-            .as_utf8()
-            .unwrap()
-            .to_string();
+            .to_string()
+            .unwrap();
         assert_eq!(cn, "ssltestuser-dn");
         for d in [
             "client-crldir",
