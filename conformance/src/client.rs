@@ -61,6 +61,31 @@ pub fn run_steps(endpoint: &Endpoint, steps: &[Step]) -> Trace {
     client.trace
 }
 
+/// The bytes each write step of `steps` sends, in order (a CancelRequest for the session's
+/// own key uses a zero key here): seeds for the fuzzers' corpora.
+pub fn written_bytes(steps: &[Step]) -> Vec<Vec<u8>> {
+    let detached = Client {
+        endpoint: Endpoint {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        },
+        conn: Conn::Gone,
+        buf: Vec::new(),
+        key: Some((0, vec![0; 4])),
+        trace: Trace::default(),
+    };
+    let mut out = Vec::new();
+    for step in steps {
+        match step {
+            Step::Write(packets) | Step::WriteSplit { packets, .. } => {
+                out.push(detached.encode(packets).0)
+            }
+            Step::Reconnect { login: true } => out.push(default_startup().to_bytes()),
+            _ => {}
+        }
+    }
+    out
+}
+
 struct Client {
     endpoint: Endpoint,
     conn: Conn,

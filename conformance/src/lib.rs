@@ -12,6 +12,7 @@
 pub mod case;
 pub mod catalogue;
 pub mod client;
+pub mod corpus;
 pub mod differences;
 pub mod error;
 pub mod report;

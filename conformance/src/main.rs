@@ -39,6 +39,16 @@ enum Command {
     },
     /// Print every spec rule id with its cases; exit status 1 when an in-scope rule has none.
     Coverage,
+    /// Write PostgreSQL's SSL test certificate hierarchy into a directory.
+    Pki {
+        /// Where to write it (created if missing).
+        outdir: std::path::PathBuf,
+    },
+    /// Write every case's client bytes as fuzz seeds (DIR/startup_packet, DIR/negotiate).
+    Corpus {
+        /// The corpus root, e.g. corpus/.
+        dir: std::path::PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -76,6 +86,31 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Coverage => coverage(&cases),
+        Command::Pki { outdir } => match pgssl_pki::generate(&outdir) {
+            Ok(pki) => {
+                println!("wrote the test PKI to {}", pki.dir().display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("pgssl-conform: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Corpus { dir } => match pgssl_conformance::corpus::write(&cases, &dir) {
+            Ok(w) => {
+                println!(
+                    "wrote {} startup_packet and {} negotiate seeds under {}",
+                    w.startup_packet,
+                    w.negotiate,
+                    dir.display()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("pgssl-conform: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Run {
             targets,
             filter,
