@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
 
 /// A PostgreSQL behaviour version a case can apply to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum Version {
     /// The 8.4 documentation's rules (the reference server's seed profile).
     #[serde(rename = "seed")]
@@ -58,7 +59,7 @@ impl fmt::Display for Version {
 }
 
 /// The server side of a case: what the data directory holds.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Setup {
     /// `postgresql.conf` lines (`name = value`), on top of the harness defaults
@@ -79,7 +80,7 @@ impl Setup {
 }
 
 /// Key type of the generated server certificate.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum CertKind {
     /// ECDSA P-256.
@@ -90,7 +91,7 @@ pub enum CertKind {
 }
 
 /// One packet (or raw bytes) in a write.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum Packet {
     /// A named packet: `ssl_request`, `gssenc_request`, `startup` (user and database
@@ -101,7 +102,7 @@ pub enum Packet {
 }
 
 /// A packet with explicit fields.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum PacketSpec {
     /// A StartupMessage.
@@ -155,7 +156,7 @@ pub enum PacketSpec {
 }
 
 /// Options of a TLS handshake step.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TlsStep {
     /// ALPN protocols offered (none when absent).
@@ -176,7 +177,7 @@ pub struct TlsStep {
 }
 
 /// One client action.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
 pub enum Step {
     /// Send these packets in one write.
@@ -219,7 +220,7 @@ pub enum Step {
 }
 
 /// What a version is expected to show.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expectation {
     /// The client-observable trace (`<` lines), exactly.
@@ -231,7 +232,7 @@ pub struct Expectation {
 }
 
 /// One conformance case.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Case {
     /// Stable identifier, `family/what-it-checks`.
@@ -296,7 +297,7 @@ impl Case {
 }
 
 /// A case file: a rule family's cases.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaseFile {
     /// The family's description.
@@ -304,4 +305,10 @@ pub struct CaseFile {
     /// Its cases.
     #[serde(rename = "case")]
     pub cases: Vec<Case>,
+}
+
+/// The JSON schema of a case file, as pretty JSON.
+pub fn schema() -> String {
+    let schema = schemars::schema_for!(CaseFile);
+    serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
 }

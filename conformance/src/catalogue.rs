@@ -59,3 +59,18 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod schema_tests {
+    /// `cases/schema.json` is generated from the case types; regenerate it with
+    /// `pgssl-conform schema > conformance/cases/schema.json` when they change.
+    #[test]
+    fn committed_schema_is_current() {
+        let committed = include_str!("../cases/schema.json");
+        assert_eq!(
+            committed,
+            crate::case::schema(),
+            "conformance/cases/schema.json is stale: run pgssl-conform schema > conformance/cases/schema.json"
+        );
+    }
+}

@@ -39,6 +39,8 @@ enum Command {
     },
     /// Print every spec rule id with its cases; exit status 1 when an in-scope rule has none.
     Coverage,
+    /// Print the JSON schema of the case files.
+    Schema,
     /// Write PostgreSQL's SSL test certificate hierarchy into a directory.
     Pki {
         /// Where to write it (created if missing).
@@ -86,6 +88,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Coverage => coverage(&cases),
+        Command::Schema => {
+            print!("{}", pgssl_conformance::case::schema());
+            ExitCode::SUCCESS
+        }
         Command::Pki { outdir } => match pgssl_pki::generate(&outdir) {
             Ok(pki) => {
                 println!("wrote the test PKI to {}", pki.dir().display());
