@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::Error;
 
 /// A PostgreSQL behaviour version a case can apply to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub enum Version {
     /// The 8.4 documentation's rules (the reference server's seed profile).
     #[serde(rename = "seed")]

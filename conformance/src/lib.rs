@@ -11,6 +11,7 @@
 
 pub mod case;
 pub mod catalogue;
+pub mod cleanup;
 pub mod client;
 pub mod corpus;
 pub mod differences;

@@ -62,6 +62,13 @@ enum Format {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Ctrl-C: stop spawned servers and remove temporary directories, then exit as
+    // interrupted.
+    let _ = ctrlc::set_handler(|| {
+        eprintln!("pgssl-conform: interrupted; stopping servers and removing temporary files");
+        pgssl_conformance::cleanup::run();
+        std::process::exit(130);
+    });
     let cases = match catalogue::load() {
         Ok(c) => c,
         Err(e) => {

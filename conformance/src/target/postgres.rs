@@ -66,6 +66,7 @@ impl Postgres {
             .map_err(|e| Error::io("creating a directory in", shared_tmp(), e))?;
         fs::set_permissions(base.path(), fs::Permissions::from_mode(0o755))
             .map_err(|e| Error::io("setting permissions on", base.path(), e))?;
+        crate::cleanup::register_dir(base.path().to_path_buf());
         Ok(Self {
             bindir,
             version,
@@ -284,7 +285,14 @@ impl Drop for RunningPostgres {
         }
         let _ = self.child.kill();
         let _ = self.child.wait();
+        crate::cleanup::forget_process(self.child.id());
         let _ = fs::remove_dir_all(&self.datadir);
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        crate::cleanup::forget_dir(self.base.path());
     }
 }
 
@@ -317,6 +325,7 @@ impl Target for Postgres {
             .stderr(log_err)
             .spawn()
             .map_err(|e| Error::io("starting postgres on", &dir, e))?;
+        crate::cleanup::register_process(child.id());
         let mut running = RunningPostgres {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),

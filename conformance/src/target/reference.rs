@@ -94,6 +94,7 @@ impl Drop for RunningReference {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        crate::cleanup::forget_dir(self._dir.path());
     }
 }
 
@@ -115,6 +116,7 @@ impl Target for Reference {
             .prefix("pgssl-reference-")
             .tempdir()
             .map_err(|e| Error::io("creating a temporary directory in", std::env::temp_dir(), e))?;
+        crate::cleanup::register_dir(dir.path().to_path_buf());
         write_server_files(dir.path(), setup.cert)?;
         let mut assignments = vec![("pgssl.profile".to_owned(), self.version.name().to_owned())];
         for line in conf_lines(setup) {
