@@ -12,16 +12,19 @@
 //!
 //! - [`config`]: settings, their types and PostgreSQL's configuration-file syntax;
 //! - [`hba`]: `pg_hba.conf` and `pg_ident.conf` parsing and matching;
+//! - [`identity`]: client-certificate identity (CN, DN, serial), chain and CRL checks;
 //! - [`files`]: the SSL files: key permissions, passphrases, CA/CRL/DH files;
 //! - [`tls`]: building the OpenSSL context and running handshakes;
 //! - [`reload`]: SIGHUP per profile; [`init`]: `pgssl-server init`;
 //! - [`session`]: what follows startup: authentication, parameters, queries;
 //! - [`server`]: listeners and the per-connection driver.
 
+pub mod cli;
 pub mod config;
 pub mod error;
 pub mod files;
 pub mod hba;
+pub mod identity;
 pub mod init;
 pub mod log;
 pub mod negotiate;
