@@ -98,7 +98,15 @@ pub fn build_context(settings: &Settings, mode: LoadMode) -> Result<SslContext, 
         }
     }
 
-    // 6. No tickets, no session cache, no compression, no renegotiation (A11).
+    // 6. No tickets, no session cache, no compression, no renegotiation (A11). NO_TICKET
+    // only stops stateless tickets; TLS 1.3's stateful ones need num_tickets = 0 (PostgreSQL
+    // has done both since its 2024 minor releases).
+    ctx.set_num_tickets(0).map_err(|e| {
+        Error::tls(format!(
+            "could not disable session tickets: {}",
+            first_reason(&e)
+        ))
+    })?;
     ctx.set_options(
         SslOptions::NO_TICKET | SslOptions::NO_COMPRESSION | SslOptions::NO_RENEGOTIATION,
     );
