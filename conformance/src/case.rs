@@ -71,13 +71,82 @@ pub struct Setup {
     /// The server certificate's key type.
     #[serde(default)]
     pub cert: CertKind,
+    /// Changes to the data directory after the defaults are written, in order.
+    #[serde(default)]
+    pub files: Vec<FileOp>,
+    /// `pg_hba.conf` lines (default: trust for local, 127.0.0.1/32 and ::1/128).
+    #[serde(default)]
+    pub hba: Option<Vec<String>>,
+    /// `pg_ident.conf` lines.
+    #[serde(default)]
+    pub ident: Vec<String>,
+    /// Environment variables for the server process; `{datadir}` is replaced.
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
+}
+
+/// Who owns a file in the data directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Owner {
+    /// The user the server runs as.
+    Server,
+    /// root (uid 0), with the server user's group.
+    Root,
+    /// root:root.
+    RootRoot,
+    /// Someone else (`nobody`).
+    Nobody,
+}
+
+/// One change to the data directory. Paths are relative to it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum FileOp {
+    /// Write text to a file (replacing it).
+    Write {
+        /// The file.
+        path: String,
+        /// Its content; `{datadir}` is replaced.
+        text: String,
+    },
+    /// Remove a file.
+    Remove(String),
+    /// Replace a file with a directory.
+    Dir(String),
+    /// Copy a file of the test PKI (`pgssl-conform pki`) into the data directory.
+    Pki {
+        /// The PKI file, e.g. `server-cn-only.crt`.
+        file: String,
+        /// Its name in the data directory.
+        to: String,
+    },
+    /// Set a file's mode (octal text, e.g. `"0644"`).
+    Chmod {
+        /// The file.
+        path: String,
+        /// The mode.
+        mode: String,
+    },
+    /// Set a file's owner.
+    Chown {
+        /// The file.
+        path: String,
+        /// The owner.
+        owner: Owner,
+    },
 }
 
 impl Setup {
     /// True when the case needs nothing configured on the server beyond the defaults, so it
     /// can run against a server the harness does not control.
     pub fn is_default(&self) -> bool {
-        self.conf.is_empty() && self.cert == CertKind::default()
+        self.conf.is_empty()
+            && self.cert == CertKind::default()
+            && self.files.is_empty()
+            && self.hba.is_none()
+            && self.ident.is_empty()
+            && self.env.is_empty()
     }
 }
 

@@ -49,6 +49,12 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
+    /// A set-up the harness cannot build as the user it runs as (file owners need root).
+    #[error("set-up needs {0}")]
+    SetupUnsupported(String),
+    /// The test PKI could not be generated.
+    #[error("test PKI: {0}")]
+    Pki(#[from] pgssl_pki::Error),
     /// The TLS library failed while generating test material.
     #[error("OpenSSL: {0}")]
     OpenSsl(#[from] openssl::error::ErrorStack),

@@ -39,6 +39,12 @@ enum Command {
     },
     /// Print every spec rule id with its cases; exit status 1 when an in-scope rule has none.
     Coverage,
+    /// Run the reference server (arguments as for pgssl-server: -D DATADIR -p PORT ...).
+    Serve {
+        /// The server's arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Print the JSON schema of the case files.
     Schema,
     /// Write PostgreSQL's SSL test certificate hierarchy into a directory.
@@ -61,6 +67,12 @@ enum Format {
 }
 
 fn main() -> ExitCode {
+    // `pgssl-conform serve ARGS`: run the reference server itself (as `pgssl-server ARGS`);
+    // the reference target starts it this way when it needs a process of its own.
+    let mut args = std::env::args_os();
+    if args.nth(1).is_some_and(|a| a == "serve") {
+        return pgssl_server::cli::run(std::iter::once("pgssl-server".into()).chain(args));
+    }
     let cli = Cli::parse();
     // Ctrl-C: stop spawned servers and remove temporary directories, then exit as
     // interrupted.
@@ -95,6 +107,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Coverage => coverage(&cases),
+        // Handled before argument parsing, above; parsed here only so --help lists it.
+        Command::Serve { .. } => ExitCode::SUCCESS,
         Command::Schema => {
             print!("{}", pgssl_conformance::case::schema());
             ExitCode::SUCCESS

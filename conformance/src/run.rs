@@ -118,6 +118,21 @@ fn run_group(target: &dyn Target, setup: &Setup, cases: &[&Case]) -> Vec<CaseRes
     let started = target.start(setup);
     let mut out = Vec::new();
     match started {
+        Err(crate::error::Error::SetupUnsupported(why)) => {
+            for case in cases {
+                out.push(CaseResult {
+                    id: case.id.clone(),
+                    rules: case.rules.clone(),
+                    target: target.label(),
+                    status: Status::NotApplicable,
+                    trace: Vec::new(),
+                    diff: None,
+                    note: Some(format!(
+                        "this harness cannot build the set-up: it needs {why}"
+                    )),
+                });
+            }
+        }
         Err(e) => {
             for case in cases {
                 out.push(CaseResult {

@@ -13,7 +13,10 @@ use openssl::rsa::Rsa;
 use openssl::x509::extension::SubjectAlternativeName;
 use openssl::x509::{X509, X509NameBuilder};
 
-use crate::case::{CertKind, Setup};
+use std::os::unix::fs::PermissionsExt;
+use std::sync::OnceLock;
+
+use crate::case::{CertKind, FileOp, Owner, Setup};
 use crate::error::Error;
 
 /// The settings every case starts from; a case's own lines come after and win.
@@ -72,7 +75,6 @@ pub fn server_certificate(kind: CertKind) -> Result<(X509, PKey<Private>), Error
 
 /// Writes `server.crt` and `server.key` (0600) into `dir`.
 pub fn write_server_files(dir: &Path, kind: CertKind) -> Result<(), Error> {
-    use std::os::unix::fs::PermissionsExt;
     let (cert, key) = server_certificate(kind)?;
     let crt = dir.join("server.crt");
     std::fs::write(&crt, cert.to_pem()?).map_err(|e| Error::io("writing", &crt, e))?;
@@ -81,6 +83,145 @@ pub fn write_server_files(dir: &Path, kind: CertKind) -> Result<(), Error> {
         .map_err(|e| Error::io("writing", &key_path, e))?;
     std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600))
         .map_err(|e| Error::io("setting permissions on", &key_path, e))?;
+    Ok(())
+}
+
+/// The default `pg_hba.conf`: trust everything local.
+pub const DEFAULT_HBA: &str =
+    "local all all trust\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n";
+
+/// The test PKI, generated once per process into a temporary directory.
+pub fn pki() -> Result<&'static pgssl_pki::Pki, Error> {
+    static PKI: OnceLock<Result<(pgssl_pki::Pki, tempfile::TempDir), String>> = OnceLock::new();
+    let made = PKI.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("pgssl-conform-pki-")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
+        let pki = pgssl_pki::generate(dir.path()).map_err(|e| e.to_string())?;
+        Ok((pki, dir))
+    });
+    match made {
+        Ok((pki, _)) => Ok(pki),
+        Err(e) => Err(Error::SetupUnsupported(format!(
+            "a test PKI, which failed: {e}"
+        ))),
+    }
+}
+
+/// uid and gid.
+pub type Ids = (u32, u32);
+
+/// The user the harness runs as.
+pub fn current_ids() -> Ids {
+    // SAFETY: getters without preconditions.
+    unsafe { (libc::geteuid(), libc::getegid()) }
+}
+
+/// Writes the data directory files of `setup` into `dir` (which exists): certificate and key,
+/// `pg_hba.conf`, `pg_ident.conf`, then the case's file changes. `server` is who the server runs
+/// as; every file is given to it before the changes, which may give files to others.
+/// `postgresql_conf` is the text the target wants (it knows its own listen settings).
+pub fn write_data_directory(
+    setup: &Setup,
+    dir: &Path,
+    server: Ids,
+    postgresql_conf: Option<&str>,
+) -> Result<(), Error> {
+    write_server_files(dir, setup.cert)?;
+    let write = |name: &str, text: &str| -> Result<(), Error> {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| Error::io("writing", &path, e))
+    };
+    if let Some(conf) = postgresql_conf {
+        write("postgresql.conf", conf)?;
+    }
+    let hba = setup
+        .hba
+        .as_ref()
+        .map_or(DEFAULT_HBA.to_owned(), |lines| lines.join("\n") + "\n");
+    write("pg_hba.conf", &hba)?;
+    let ident = setup.ident.join("\n") + "\n";
+    write("pg_ident.conf", &ident)?;
+    chown_tree(dir, server)?;
+    let datadir = dir.display().to_string();
+    for op in &setup.files {
+        match op {
+            FileOp::Write { path, text } => {
+                write(path, &text.replace("{datadir}", &datadir))?;
+                chown(&dir.join(path), server)?;
+            }
+            FileOp::Remove(path) => {
+                let p = dir.join(path);
+                std::fs::remove_file(&p).map_err(|e| Error::io("removing", &p, e))?;
+            }
+            FileOp::Dir(path) => {
+                let p = dir.join(path);
+                let _ = std::fs::remove_file(&p);
+                std::fs::create_dir(&p).map_err(|e| Error::io("creating", &p, e))?;
+                chown(&p, server)?;
+            }
+            FileOp::Pki { file, to } => {
+                let from = pki()?.path(file);
+                let p = dir.join(to);
+                if from.is_dir() {
+                    std::fs::create_dir_all(&p).map_err(|e| Error::io("creating", &p, e))?;
+                    for entry in
+                        std::fs::read_dir(&from).map_err(|e| Error::io("reading", &from, e))?
+                    {
+                        let entry = entry.map_err(|e| Error::io("reading", &from, e))?;
+                        let target = p.join(entry.file_name());
+                        std::fs::copy(entry.path(), &target)
+                            .map_err(|e| Error::io("copying to", &target, e))?;
+                    }
+                    chown_tree(&p, server)?;
+                } else {
+                    std::fs::copy(&from, &p).map_err(|e| Error::io("copying to", &p, e))?;
+                    chown(&p, server)?;
+                }
+            }
+            FileOp::Chmod { path, mode } => {
+                let p = dir.join(path);
+                let bits = u32::from_str_radix(mode.trim_start_matches("0o"), 8)
+                    .map_err(|_| Error::SetupUnsupported(format!("a file mode, not {mode:?}")))?;
+                std::fs::set_permissions(&p, std::fs::Permissions::from_mode(bits))
+                    .map_err(|e| Error::io("setting permissions on", &p, e))?;
+            }
+            FileOp::Chown { path, owner } => {
+                let ids = match owner {
+                    Owner::Server => server,
+                    Owner::Root => (0, server.1),
+                    Owner::RootRoot => (0, 0),
+                    Owner::Nobody => (65_534, 65_534),
+                };
+                if current_ids().0 != 0 && ids != server {
+                    return Err(Error::SetupUnsupported(format!(
+                        "root to give {path} another owner ({owner:?})"
+                    )));
+                }
+                chown(&dir.join(path), ids)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn chown(path: &Path, (uid, gid): Ids) -> Result<(), Error> {
+    if current_ids() == (uid, gid) {
+        return Ok(());
+    }
+    std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| Error::io("chown", path, e))
+}
+
+/// Gives a directory tree to `ids`.
+pub fn chown_tree(path: &Path, ids: Ids) -> Result<(), Error> {
+    chown(path, ids)?;
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).map_err(|e| Error::io("reading", path, e))? {
+            let entry = entry.map_err(|e| Error::io("reading", path, e))?;
+            chown_tree(&entry.path(), ids)?;
+        }
+    }
     Ok(())
 }
 

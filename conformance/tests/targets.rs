@@ -11,11 +11,25 @@ use std::path::PathBuf;
 
 use pgssl_conformance::case::{Case, Version};
 use pgssl_conformance::run::{CaseResult, Status, run_target};
-use pgssl_conformance::target::{Target, postgres::Postgres, reference::Reference};
+use pgssl_conformance::target::Target;
+use pgssl_conformance::target::postgres::Postgres;
+use pgssl_conformance::target::reference::{Reference, ServerCommand};
 use pgssl_conformance::{catalogue, differences};
 
 fn cases() -> Vec<Case> {
     catalogue::load().expect("catalogue loads")
+}
+
+/// The reference server, run (when it needs a process of its own) by this package's
+/// `pgssl-conform serve`.
+fn reference(version: Version) -> Reference {
+    Reference::with_server_command(
+        version,
+        Some(ServerCommand {
+            program: env!("CARGO_BIN_EXE_pgssl-conform").into(),
+            prefix: vec!["serve".into()],
+        }),
+    )
 }
 
 fn run(target: &dyn Target, cases: &[Case]) -> Vec<CaseResult> {
@@ -60,7 +74,7 @@ fn assert_all_pass(results: &[CaseResult], accepted: &[&str]) {
 fn reference_server_meets_every_expectation() {
     let cases = cases();
     for version in Version::ALL {
-        let target = Reference::new(version);
+        let target = reference(version);
         let results = run(&target, &cases);
         assert_all_pass(&results, &[]);
         snapshot_all(&results, &target.label());
@@ -103,7 +117,7 @@ fn differential(bindir: PathBuf, version: Version) {
     snapshot_all(&real, &label);
 
     // Reference under the same profile: observations must be identical.
-    let reference = run(&Reference::new(version), &cases);
+    let reference = run(&reference(version), &cases);
     let observations = |r: &CaseResult| -> Vec<String> {
         r.trace
             .iter()

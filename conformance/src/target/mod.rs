@@ -11,18 +11,63 @@
 pub mod external;
 pub mod postgres;
 pub mod reference;
+pub mod spawned;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use crate::case::{Setup, Version};
 use crate::error::Error;
+use crate::setup::Ids;
 
 /// A server started for one set-up; stopped when dropped.
-pub trait Running: Send {
+pub trait Running: Send + Sync {
     /// Where clients connect.
     fn addr(&self) -> SocketAddr;
     /// The server log so far, when the target exposes it.
     fn log(&self) -> Option<Vec<String>>;
+    /// The Unix-domain socket, when the target has one the harness can reach.
+    fn unix_socket(&self) -> Option<PathBuf> {
+        None
+    }
+    /// The data directory and the user owning it, when the harness controls them.
+    fn datadir(&self) -> Option<(PathBuf, Ids)> {
+        None
+    }
+    /// Asks the server to reload its configuration (SIGHUP) and waits until it has.
+    fn reload(&self) -> Result<(), Error> {
+        Err(Error::SetupUnsupported(
+            "a server the harness can reload".into(),
+        ))
+    }
+}
+
+/// Sends SIGHUP to `pid` and waits (up to five seconds) until `log` shows one more
+/// `received SIGHUP` line, then a little longer for the reload to finish.
+pub(crate) fn sighup_and_wait(pid: u32, log: &dyn Fn() -> Vec<String>) -> Result<(), Error> {
+    let count = || {
+        log()
+            .iter()
+            .filter(|l| l.contains("received SIGHUP"))
+            .count()
+    };
+    let before = count();
+    // SAFETY: kill(2) on a server this harness started.
+    unsafe {
+        libc::kill(pid as i32, libc::SIGHUP);
+    }
+    let start = std::time::Instant::now();
+    while count() == before {
+        if start.elapsed() > std::time::Duration::from_secs(5) {
+            return Err(Error::TargetUnavailable {
+                target: format!("pid {pid}"),
+                why: "no reload logged within 5 s of SIGHUP".into(),
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    Ok(())
 }
 
 /// The outcome of starting a server with a set-up.

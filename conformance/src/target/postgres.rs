@@ -7,21 +7,17 @@
 //! root the server runs as the `postgres` user (`PGSSL_PG_USER` to choose another).
 
 use std::fs;
-use std::net::{SocketAddr, TcpListener};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
-use super::{Running, Started, Target};
+use super::{Started, Target, spawned};
 use crate::case::{Setup, Version};
 use crate::error::Error;
-use crate::setup::{conf_lines, write_server_files};
-
-const START_TIMEOUT: Duration = Duration::from_secs(30);
+use crate::setup::{conf_lines, current_ids, write_data_directory};
 
 /// PostgreSQL from a binary directory.
 pub struct Postgres {
@@ -100,17 +96,6 @@ impl Postgres {
             .map_err(|e| Error::io("chown", path, e))
     }
 
-    fn chown_tree(&self, path: &Path) -> Result<(), Error> {
-        self.chown(path)?;
-        if path.is_dir() {
-            for entry in fs::read_dir(path).map_err(|e| Error::io("reading", path, e))? {
-                let entry = entry.map_err(|e| Error::io("reading", path, e))?;
-                self.chown_tree(&entry.path())?;
-            }
-        }
-        Ok(())
-    }
-
     /// Runs initdb once per harness run.
     fn template(&self) -> Result<PathBuf, Error> {
         let mut guard = self.template.lock().unwrap_or_else(|p| p.into_inner());
@@ -150,7 +135,7 @@ impl Postgres {
         Ok(dir)
     }
 
-    fn provision(&self, setup: &Setup) -> Result<(PathBuf, u16), Error> {
+    fn provision(&self, setup: &Setup) -> Result<(PathBuf, PathBuf, u16), Error> {
         let template = self.template()?;
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let dir = self.base.path().join(format!("data-{n}"));
@@ -171,8 +156,7 @@ impl Postgres {
         fs::set_permissions(&sockets, fs::Permissions::from_mode(0o700))
             .map_err(|e| Error::io("setting permissions on", &sockets, e))?;
         self.chown(&sockets)?;
-        write_server_files(&dir, setup.cert)?;
-        let port = free_port()?;
+        let port = spawned::free_port()?;
         let mut conf = format!(
             "\n# pgssl conformance set-up\nlisten_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{}'\n",
             sockets.display()
@@ -186,19 +170,14 @@ impl Postgres {
             fs::read_to_string(&conf_path).map_err(|e| Error::io("reading", &conf_path, e))?;
         text.push_str(&conf);
         fs::write(&conf_path, text).map_err(|e| Error::io("writing", &conf_path, e))?;
-        let hba = dir.join("pg_hba.conf");
-        fs::write(
-            &hba,
-            "local all all trust\nhost all all 127.0.0.1/32 trust\nhost all all ::1/128 trust\n",
-        )
-        .map_err(|e| Error::io("writing", &hba, e))?;
-        self.chown_tree(&dir)?;
-        Ok((dir, port))
+        let server = self.user.unwrap_or_else(current_ids);
+        write_data_directory(setup, &dir, server, None)?;
+        Ok((dir, sockets, port))
     }
 }
 
 /// Where data directories go: a place the server's user can reach.
-fn shared_tmp() -> PathBuf {
+pub fn shared_tmp() -> PathBuf {
     let tmp = std::env::temp_dir();
     if tmp.starts_with("/root") {
         PathBuf::from("/var/tmp")
@@ -207,17 +186,8 @@ fn shared_tmp() -> PathBuf {
     }
 }
 
-fn free_port() -> Result<u16, Error> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| Error::io("binding", "127.0.0.1:0", e))?;
-    let port = l
-        .local_addr()
-        .map_err(|e| Error::io("reading the address of", "127.0.0.1:0", e))?
-        .port();
-    Ok(port)
-}
-
 /// The uid/gid to run PostgreSQL as: none when not root, else `PGSSL_PG_USER` or `postgres`.
-fn run_as_user() -> Result<Option<(u32, u32)>, Error> {
+pub fn run_as_user() -> Result<Option<(u32, u32)>, Error> {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         return Ok(None);
@@ -242,54 +212,6 @@ fn run_as_user() -> Result<Option<(u32, u32)>, Error> {
     Ok(Some((uid, gid)))
 }
 
-struct RunningPostgres {
-    child: Child,
-    addr: SocketAddr,
-    log_path: PathBuf,
-    datadir: PathBuf,
-}
-
-impl RunningPostgres {
-    fn lines(&self) -> Vec<String> {
-        let dir = self.datadir.display().to_string();
-        fs::read_to_string(&self.log_path)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| l.replace(&dir, "DATADIR"))
-            .collect()
-    }
-}
-
-impl Running for RunningPostgres {
-    fn addr(&self) -> SocketAddr {
-        self.addr
-    }
-
-    fn log(&self) -> Option<Vec<String>> {
-        Some(self.lines())
-    }
-}
-
-impl Drop for RunningPostgres {
-    fn drop(&mut self) {
-        // SAFETY: kill(2) on our child's pid: a fast shutdown.
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGINT);
-        }
-        let start = Instant::now();
-        while start.elapsed() < Duration::from_secs(10) {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        crate::cleanup::forget_process(self.child.id());
-        let _ = fs::remove_dir_all(&self.datadir);
-    }
-}
-
 impl Drop for Postgres {
     fn drop(&mut self) {
         crate::cleanup::forget_dir(self.base.path());
@@ -310,69 +232,13 @@ impl Target for Postgres {
     }
 
     fn start(&self, setup: &Setup) -> Result<Started, Error> {
-        let (dir, port) = self.provision(setup)?;
-        let log_path = dir.with_extension("log");
-        let log = fs::File::create(&log_path).map_err(|e| Error::io("creating", &log_path, e))?;
-        let log_err = log
-            .try_clone()
-            .map_err(|e| Error::io("opening", &log_path, e))?;
-        let child = self
-            .command("postgres")
-            .arg("-D")
-            .arg(&dir)
-            .stdin(Stdio::null())
-            .stdout(log)
-            .stderr(log_err)
-            .spawn()
-            .map_err(|e| Error::io("starting postgres on", &dir, e))?;
-        crate::cleanup::register_process(child.id());
-        let mut running = RunningPostgres {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            log_path,
-            datadir: dir,
-        };
-        let start = Instant::now();
-        loop {
-            let lines = running.lines();
-            if lines
-                .iter()
-                .any(|l| l.contains("ready to accept connections"))
-            {
-                return Ok(Started::Running(Box::new(running)));
-            }
-            if let Ok(Some(_)) = running.child.try_wait() {
-                return Ok(Started::Refused(refusal(&lines)));
-            }
-            if start.elapsed() > START_TIMEOUT {
-                return Err(Error::TargetUnavailable {
-                    target: self.label(),
-                    why: format!(
-                        "not ready after {START_TIMEOUT:?}; log:\n{}",
-                        lines.join("\n")
-                    ),
-                });
-            }
-            std::thread::sleep(Duration::from_millis(20));
+        let (dir, sockets, port) = self.provision(setup)?;
+        let mut command = self.command("postgres");
+        for (name, value) in &setup.env {
+            command.env(name, value.replace("{datadir}", &dir.display().to_string()));
         }
-    }
-}
-
-/// The FATAL line of a failed start and the DETAIL/HINT lines after it, without prefixes.
-pub fn refusal(lines: &[String]) -> Vec<String> {
-    let messages: Vec<&str> = lines.iter().map(|l| crate::trace::log_message(l)).collect();
-    match messages.iter().position(|m| m.starts_with("FATAL:")) {
-        Some(i) => messages[i..]
-            .iter()
-            .take_while(|m| !m.starts_with("LOG:"))
-            .map(|m| (*m).to_owned())
-            .collect(),
-        None => messages
-            .iter()
-            .rev()
-            .take(3)
-            .rev()
-            .map(|m| (*m).to_owned())
-            .collect(),
+        command.arg("-D").arg(&dir);
+        let owner = self.user.unwrap_or_else(current_ids);
+        spawned::start(&self.label(), command, dir, sockets, port, owner)
     }
 }

@@ -1,0 +1,165 @@
+//! A server running as a child process (real PostgreSQL, or the reference server when it must
+//! run as another user or with its own environment): start-up watched through its log, reload
+//! by SIGHUP, fast shutdown and clean-up when dropped.
+
+use std::fs;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{Running, Started};
+use crate::error::Error;
+use crate::setup::Ids;
+
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A free loopback port (bound and released: another process could take it first, which
+/// shows up as a start-up failure naming the port).
+pub fn free_port() -> Result<u16, Error> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| Error::io("binding", "127.0.0.1:0", e))?;
+    let port = l
+        .local_addr()
+        .map_err(|e| Error::io("reading the address of", "127.0.0.1:0", e))?
+        .port();
+    Ok(port)
+}
+
+/// Starts `command` (already given its arguments, user and environment) with its output in
+/// `<datadir>.log`, and waits until it is ready or has exited.
+pub fn start(
+    label: &str,
+    mut command: Command,
+    datadir: PathBuf,
+    sockets: PathBuf,
+    port: u16,
+    owner: Ids,
+) -> Result<Started, Error> {
+    let log_path = datadir.with_extension("log");
+    let log = fs::File::create(&log_path).map_err(|e| Error::io("creating", &log_path, e))?;
+    let log_err = log
+        .try_clone()
+        .map_err(|e| Error::io("opening", &log_path, e))?;
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log_err)
+        .spawn()
+        .map_err(|e| Error::io("starting a server on", &datadir, e))?;
+    crate::cleanup::register_process(child.id());
+    let mut running = Spawned {
+        child,
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        log_path,
+        datadir,
+        sockets,
+        owner,
+    };
+    let start = Instant::now();
+    loop {
+        let lines = running.lines();
+        if lines
+            .iter()
+            .any(|l| l.contains("ready to accept connections"))
+        {
+            return Ok(Started::Running(Box::new(running)));
+        }
+        if let Ok(Some(_)) = running.child.try_wait() {
+            return Ok(Started::Refused(refusal(&lines)));
+        }
+        if start.elapsed() > START_TIMEOUT {
+            return Err(Error::TargetUnavailable {
+                target: label.to_owned(),
+                why: format!(
+                    "not ready after {START_TIMEOUT:?}; log:\n{}",
+                    lines.join("\n")
+                ),
+            });
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A running child server.
+struct Spawned {
+    child: Child,
+    addr: SocketAddr,
+    log_path: PathBuf,
+    datadir: PathBuf,
+    sockets: PathBuf,
+    owner: Ids,
+}
+
+impl Spawned {
+    fn lines(&self) -> Vec<String> {
+        let dir = self.datadir.display().to_string();
+        fs::read_to_string(&self.log_path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| l.replace(&dir, "DATADIR"))
+            .collect()
+    }
+}
+
+impl Running for Spawned {
+    fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    fn log(&self) -> Option<Vec<String>> {
+        Some(self.lines())
+    }
+
+    fn unix_socket(&self) -> Option<PathBuf> {
+        Some(self.sockets.join(format!(".s.PGSQL.{}", self.addr.port())))
+    }
+
+    fn datadir(&self) -> Option<(PathBuf, Ids)> {
+        Some((self.datadir.clone(), self.owner))
+    }
+
+    fn reload(&self) -> Result<(), Error> {
+        super::sighup_and_wait(self.child.id(), &|| self.lines())
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on our child's pid: a fast shutdown.
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGINT);
+        }
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(10) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        crate::cleanup::forget_process(self.child.id());
+        let _ = fs::remove_dir_all(&self.datadir);
+        let _ = fs::remove_dir_all(&self.sockets);
+        let _ = fs::remove_file(&self.log_path);
+    }
+}
+
+/// The FATAL line of a failed start and the DETAIL/HINT lines after it, without prefixes.
+pub fn refusal(lines: &[String]) -> Vec<String> {
+    let messages: Vec<&str> = lines.iter().map(|l| crate::trace::log_message(l)).collect();
+    match messages.iter().position(|m| m.starts_with("FATAL:")) {
+        Some(i) => messages[i..]
+            .iter()
+            .take_while(|m| !m.starts_with("LOG:"))
+            .map(|m| (*m).to_owned())
+            .collect(),
+        None => messages
+            .iter()
+            .rev()
+            .take(3)
+            .rev()
+            .map(|m| (*m).to_owned())
+            .collect(),
+    }
+}
