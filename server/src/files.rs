@@ -13,12 +13,16 @@ use openssl::pkey::{PKey, Params, Private};
 
 use crate::config::Settings;
 use crate::error::{Error, strerror};
+use crate::profile::KeyPermissions;
 
 /// The prompt `%p` stands for, as OpenSSL's PEM callback words it.
 pub const PASSPHRASE_PROMPT: &str = "Enter PEM pass phrase:";
 
 /// The DETAIL of the group-or-world-access refusal.
 pub const KEY_MODE_DETAIL: &str = "File must have permissions u=rw (0600) or less if owned by the database user, or permissions u=rw,g=r (0640) or less if owned by root.";
+
+/// The same refusal's DETAIL in 8.4, the seed document's version.
+pub const SEED_KEY_MODE_DETAIL: &str = "Permissions should be u=rw (0600) or less.";
 
 /// Whether files are being loaded at server start (failures are FATAL, OpenSSL may prompt) or
 /// on reload (failures are logged, no prompt).
@@ -31,7 +35,8 @@ pub enum LoadMode {
 }
 
 /// `check_ssl_key_file_permissions`: stat, regular file, owner (the server's euid or root),
-/// then mode (0600 or less for the owner, 0640 or less for root).
+/// then mode (0600 or less for the owner, 0640 or less for root); under the seed profile,
+/// 8.4's rule: no group or world permission at all.
 pub fn check_key_permissions(settings: &Settings) -> Result<(), Error> {
     use std::os::unix::fs::MetadataExt;
     let name = &settings.ssl_key_file;
@@ -46,9 +51,21 @@ pub fn check_key_permissions(settings: &Settings) -> Result<(), Error> {
             "private key file \"{name}\" is not a regular file"
         )));
     }
+    let (uid, mode) = (meta.uid(), meta.mode());
+    if settings.profile.rules().key_permissions == KeyPermissions::NoGroupOrWorld {
+        // The seed document: "the permissions on server.key must disallow any access to
+        // world or group".
+        if mode & 0o077 != 0 {
+            return Err(Error::Tls {
+                message: format!("private key file \"{name}\" has group or world access"),
+                detail: Some(SEED_KEY_MODE_DETAIL.into()),
+                hint: None,
+            });
+        }
+        return Ok(());
+    }
     // SAFETY: geteuid cannot fail and touches no memory.
     let euid = unsafe { libc::geteuid() };
-    let (uid, mode) = (meta.uid(), meta.mode());
     if uid != euid && uid != 0 {
         return Err(Error::tls(format!(
             "private key file \"{name}\" must be owned by the database user or root"

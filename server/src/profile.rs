@@ -78,11 +78,23 @@ pub enum GroupsError {
     GroupsList,
 }
 
+/// Which private-key file permission rule applies (A4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum KeyPermissions {
+    /// 8.4 (the seed document): any group or world permission refuses the key, whoever owns
+    /// it, with DETAIL `Permissions should be u=rw (0600) or less.`
+    NoGroupOrWorld,
+    /// 9.6+: owned by the server user with 0600 or less, or by root with 0640 or less.
+    OwnerOrRoot,
+}
+
 /// Everything that differs between the profiles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rules {
     /// The profile's name in settings, logs and snapshots: `seed`, `15`, `18`.
     pub name: &'static str,
+    /// The private-key permission rule.
+    pub key_permissions: KeyPermissions,
     /// `server_version` as reported to clients.
     pub server_version: &'static str,
     /// `server_version_num`.
@@ -126,10 +138,29 @@ pub struct Rules {
     pub groups_error: GroupsError,
     /// The message when `ssl_ciphers` leaves no cipher.
     pub cipher_list_error: &'static str,
+    /// The log-only DETAIL `auth_failed` adds, naming the pg_hba.conf row that matched
+    /// (15: `Connection matched pg_hba.conf line N: "..."`, 16+: with the file; 8.4: none).
+    pub auth_failed_detail: AuthFailedDetail,
+    /// With `log_connections`, a successful authentication that set no identity (trust,
+    /// `clientcert=verify-ca`) is logged as `connection authenticated: user="..." method=...`
+    /// (17+).
+    pub log_unidentified_authentication: bool,
+}
+
+/// How `auth_failed` names the matching pg_hba.conf row in its log-only DETAIL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuthFailedDetail {
+    /// 8.4: no DETAIL.
+    None,
+    /// 10-15: `Connection matched pg_hba.conf line %d: "%s"`.
+    Line,
+    /// 16+: `Connection matched file "%s" line %d: "%s"`.
+    FileAndLine,
 }
 
 const PG15: Rules = Rules {
     name: "15",
+    key_permissions: KeyPermissions::OwnerOrRoot,
     server_version: "15.18 (pgssl)",
     server_version_num: "150018",
     latest_protocol: ProtocolVersion::V3_0,
@@ -151,10 +182,13 @@ const PG15: Rules = Rules {
     groups_setting: "ssl_ecdh_curve",
     groups_error: GroupsError::UnrecognizedCurve,
     cipher_list_error: "could not set the cipher list (no valid ciphers available)",
+    auth_failed_detail: AuthFailedDetail::Line,
+    log_unidentified_authentication: false,
 };
 
 const PG18: Rules = Rules {
     name: "18",
+    key_permissions: KeyPermissions::OwnerOrRoot,
     server_version: "18.4 (pgssl)",
     server_version_num: "180004",
     latest_protocol: ProtocolVersion::V3_2,
@@ -176,14 +210,18 @@ const PG18: Rules = Rules {
     groups_setting: "ssl_groups",
     groups_error: GroupsError::GroupsList,
     cipher_list_error: "could not set the TLSv1.2 cipher list (no valid ciphers available)",
+    auth_failed_detail: AuthFailedDetail::FileAndLine,
+    log_unidentified_authentication: true,
 };
 
 const SEED: Rules = Rules {
     name: "seed",
+    key_permissions: KeyPermissions::NoGroupOrWorld,
     server_version: "15.18 (pgssl seed profile)",
     implicit_root_files: true,
     reload_ssl_files: false,
     ssl_settings_need_restart: true,
+    auth_failed_detail: AuthFailedDetail::None,
     ..PG15
 };
 

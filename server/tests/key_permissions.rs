@@ -37,19 +37,49 @@ fn outcome(data: &Data, spawn: Spawn) -> Result<(), Vec<String>> {
     }
 }
 
+const SEED_DETAIL: &str = "DETAIL:  Permissions should be u=rw (0600) or less.";
+
 #[test]
 fn owner_modes_as_the_server_user() {
-    let data = Data::new();
-    let ssl = || Spawn::with(&["ssl=on"]);
-    for mode in [0o600, 0o400] {
-        data.chmod("server.key", mode);
-        assert_eq!(outcome(&data, ssl()), Ok(()), "mode {mode:o}");
+    for profile in ["15", "18"] {
+        let data = Data::new();
+        let profile = format!("pgssl.profile={profile}");
+        let ssl = || Spawn::with(&["ssl=on", &profile]);
+        for mode in [0o600, 0o400] {
+            data.chmod("server.key", mode);
+            assert_eq!(outcome(&data, ssl()), Ok(()), "mode {mode:o}");
+        }
+        for mode in [0o640, 0o644, 0o604, 0o610] {
+            data.chmod("server.key", mode);
+            let log = outcome(&data, ssl()).expect_err("refused");
+            assert_log_ends_with(&log, &[MODE_FATAL, MODE_DETAIL]);
+        }
     }
-    for mode in [0o640, 0o644, 0o604, 0o610] {
+}
+
+/// The seed document's rule: no group or world permission, whoever owns the key.
+#[test]
+fn seed_profile_refuses_any_group_or_world_permission() {
+    let data = Data::new();
+    let ssl = || Spawn::with(&["ssl=on", "pgssl.profile=seed"]);
+    data.chmod("server.key", 0o600);
+    assert_eq!(outcome(&data, ssl()), Ok(()));
+    for mode in [0o640, 0o604, 0o610] {
         data.chmod("server.key", mode);
         let log = outcome(&data, ssl()).expect_err("refused");
-        assert_log_ends_with(&log, &[MODE_FATAL, MODE_DETAIL]);
+        assert_log_ends_with(&log, &[MODE_FATAL, SEED_DETAIL]);
     }
+    let Some((pg, _)) = users() else { return };
+    data.chown("server.crt", pg.0, pg.1);
+    // Owned by root with the server user's group: 0640 is refused too.
+    data.chown("server.key", 0, pg.1);
+    data.chmod("server.key", 0o640);
+    let log = outcome(
+        &data,
+        Spawn::with(&["ssl=on", "pgssl.profile=seed"]).run_as(pg),
+    )
+    .expect_err("refused");
+    assert_log_ends_with(&log, &[MODE_FATAL, SEED_DETAIL]);
 }
 
 #[test]
@@ -69,7 +99,7 @@ fn root_owned_keys_and_foreign_owners_as_postgres() {
     let Some((pg, nobody)) = users() else { return };
     let data = Data::new();
     data.chown("server.crt", pg.0, pg.1);
-    let as_pg = || Spawn::with(&["ssl=on"]).run_as(pg);
+    let as_pg = || Spawn::with(&["ssl=on", "pgssl.profile=15"]).run_as(pg);
     let case = |owner: (u32, u32), mode: u32| {
         data.chown("server.key", owner.0, owner.1);
         data.chmod("server.key", mode);
