@@ -1,5 +1,5 @@
-//! `hba`: arbitrary text as pg_hba.conf and as pg_ident.conf, for each profile (8.4 seed,
-//! 15, 18), with includes disabled.
+//! `hba`: arbitrary text as pg_hba.conf and as pg_ident.conf, with includes disabled, for
+//! one profile (8.4 seed, 15 or 18: the input length modulo 3 chooses).
 //!
 //! Parsing reports errors as diagnostics, never panics, and every diagnostic renders. The
 //! rows that parsed, printed back (`Display`), parse again without errors (unless there
@@ -104,30 +104,24 @@ fn check_ident(profile: Profile, text: &str) {
         second.config.to_string(),
         "printing is not a fixpoint"
     );
-    // Mapping: each map name, a few system names.
-    for row in first.config.rows.iter().take(4) {
-        for system in [
-            "alice",
-            "alice@EXAMPLE.COM",
-            "CN=alice,O=pgssl",
-            &row.system_user.text,
-        ] {
-            for pg_user in ["alice", "postgres"] {
-                let a = map_identity(&first.config, &row.map, system, pg_user, false);
-                let b = map_identity(&second.config, &row.map, system, pg_user, false);
-                assert_eq!(a.is_ok(), b.is_ok());
-                if let (Ok(a), Ok(b)) = (a, b) {
-                    assert_eq!(a, b, "mapping changed after round trip");
-                }
+    // Mapping: the first maps, a few system names.
+    for row in first.config.rows.iter().take(2) {
+        for system in ["alice@EXAMPLE.COM", &row.system_user.text] {
+            let a = map_identity(&first.config, &row.map, system, "alice", false);
+            let b = map_identity(&second.config, &row.map, system, "alice", false);
+            assert_eq!(a.is_ok(), b.is_ok());
+            if let (Ok(a), Ok(b)) = (a, b) {
+                assert_eq!(a, b, "mapping changed after round trip");
             }
         }
     }
 }
 
 fuzz_target!(|data: &[u8]| {
+    // The input's length picks the profile, so seeds stay plain configuration files and the
+    // fuzzer still reaches all three (one profile per run keeps the target fast).
+    let profile = Profile::ALL[data.len() % Profile::ALL.len()];
     let text = String::from_utf8_lossy(data);
-    for profile in Profile::ALL {
-        check_hba(profile, &text);
-        check_ident(profile, &text);
-    }
+    check_hba(profile, &text);
+    check_ident(profile, &text);
 });

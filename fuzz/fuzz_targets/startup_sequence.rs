@@ -29,6 +29,8 @@ struct Input {
 struct Write {
     packets: Vec<Packet>,
     cuts: Vec<u16>,
+    /// A TLS completion event no handshake asked for, delivered first (must be ignored).
+    spurious_tls: Option<TlsOutcome>,
 }
 
 #[derive(Arbitrary, Debug)]
@@ -179,6 +181,13 @@ impl Packet {
 fn run(input: &Input, cut: bool) -> Vec<pgssl_server::negotiate::Action> {
     let mut driver = Driver::new(input.server, input.tls.clone());
     for write in &input.writes {
+        if let Some(outcome) = write
+            .spurious_tls
+            .as_ref()
+            .filter(|_| !driver.is_finished())
+        {
+            driver.spurious_tls(outcome);
+        }
         let encoded: Vec<_> = write.packets.iter().map(Packet::encode).collect();
         let bytes: Vec<u8> = encoded
             .iter()

@@ -73,6 +73,8 @@ pub enum TlsOutcome {
         /// Unread prefix bytes.
         unread: u16,
     },
+    /// `authentication_timeout` fires during the handshake.
+    TimedOut,
     /// The handshake fails.
     Failed {
         /// How.
@@ -254,8 +256,11 @@ impl Driver {
 
     /// A TLS event that no handshake asked for: the machine must ignore it.
     pub fn spurious_tls(&mut self, outcome: &TlsOutcome) {
-        let handshaking = self.m.is_handshaking();
-        assert!(!handshaking);
+        assert!(!self.m.is_handshaking());
+        if matches!(outcome, TlsOutcome::TimedOut) {
+            // A timeout is never spurious.
+            return;
+        }
         let before = self.m.is_finished();
         self.m.handle(tls_event(outcome, 0));
         assert!(
@@ -360,8 +365,13 @@ impl Driver {
             TlsOutcome::Established { unread, .. } | TlsOutcome::Failed { unread, .. } => {
                 usize::from(*unread) % (prefix.len() + 1)
             }
+            TlsOutcome::TimedOut => 0,
         };
         assert!(self.m.is_handshaking());
+        // Nothing may be queued behind StartTls: it would run on the wrong layer.
+        if let Some(action) = self.m.poll_action() {
+            panic!("{action:?} queued behind StartTls");
+        }
         self.m.handle(tls_event(&outcome, unread));
         // The TLS layer starts empty: the prefix went to the TLS library.
         self.layer = LayerKind::Tls { direct };
@@ -370,7 +380,7 @@ impl Driver {
         self.layer_end = None;
         self.pending_tls = pipelined > 0 || unread > 0;
         assert!(!self.m.is_handshaking());
-        if matches!(outcome, TlsOutcome::Failed { .. }) {
+        if matches!(outcome, TlsOutcome::Failed { .. } | TlsOutcome::TimedOut) {
             assert!(
                 self.m.is_finished(),
                 "handshake failed but connection goes on"
@@ -454,6 +464,7 @@ fn truncate(raw: &[u8]) -> String {
 
 fn tls_event(outcome: &TlsOutcome, unread_prefix: usize) -> Event<'static> {
     match outcome {
+        TlsOutcome::TimedOut => Event::Timeout,
         TlsOutcome::Established { alpn, .. } => Event::TlsEstablished {
             alpn: match alpn {
                 Alpn::None => None,
