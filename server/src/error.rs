@@ -43,6 +43,15 @@ pub enum Error {
         /// The LOG records for each problem.
         problems: Vec<LogRecord>,
     },
+    /// `pg_hba.conf` could not be loaded at start: each problem was logged (LOG with its
+    /// CONTEXT line) before this FATAL, worded per profile (`could not load pg_hba.conf`).
+    #[error("{message}")]
+    HbaFile {
+        /// The profile's FATAL text.
+        message: String,
+        /// The LOG records for each problem.
+        problems: Vec<LogRecord>,
+    },
     /// `pgssl-server init` cannot create the data directory.
     #[error("{message}")]
     Init {
@@ -123,7 +132,7 @@ impl Error {
     /// it (for a configuration file), then the FATAL one.
     pub fn log_records(&self) -> Vec<LogRecord> {
         let mut out = match self {
-            Self::ConfigFile { problems, .. } => problems.clone(),
+            Self::ConfigFile { problems, .. } | Self::HbaFile { problems, .. } => problems.clone(),
             _ => Vec::new(),
         };
         out.push(self.log_record());

@@ -16,9 +16,11 @@
 //! - [`files`]: the SSL files: key permissions, passphrases, CA/CRL/DH files;
 //! - [`tls`]: building the OpenSSL context and running handshakes;
 //! - [`reload`]: SIGHUP per profile; [`init`]: `pgssl-server init`;
+//! - [`auth`]: pg_hba.conf / pg_ident.conf in force and `ClientAuthentication`;
 //! - [`session`]: what follows startup: authentication, parameters, queries;
 //! - [`server`]: listeners and the per-connection driver.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;
@@ -33,6 +35,7 @@ pub mod query;
 pub mod reload;
 pub mod server;
 pub mod session;
+pub mod sslinfo;
 pub mod tls;
 pub mod transport;
 pub mod wire;

@@ -71,15 +71,18 @@ impl LogRecord {
     }
 
     /// The lines as PostgreSQL prints them after the prefix: `LOG:  message`, `DETAIL:  ...`.
+    /// A field with several lines continues on tab-indented lines without the prefix, as
+    /// PostgreSQL's `append_with_tabs` writes them.
     pub fn lines(&self) -> Vec<String> {
-        let mut lines = vec![format!("{}:  {}", self.severity, self.message)];
+        let tabbed = |text: &str| text.replace('\n', "\n\t");
+        let mut lines = vec![format!("{}:  {}", self.severity, tabbed(&self.message))];
         for (label, text) in [
             ("DETAIL", &self.detail),
             ("HINT", &self.hint),
             ("CONTEXT", &self.context),
         ] {
             if let Some(text) = text {
-                lines.push(format!("{label}:  {text}"));
+                lines.push(format!("{label}:  {}", tabbed(text)));
             }
         }
         lines

@@ -2,6 +2,8 @@
 //! recognised by their normalised text. There is no SQL engine behind it; anything else is
 //! answered with an error that says so, and the session goes on.
 
+mod select;
+
 use crate::config::Settings;
 use crate::tls::TlsFacts;
 use crate::wire::backend::FieldDescription;
@@ -18,6 +20,8 @@ pub struct SessionView<'a> {
     pub tls: Option<&'a TlsFacts>,
     /// The session user.
     pub user: &'a str,
+    /// The client certificate, when one was presented and verified.
+    pub cert: Option<&'a openssl::x509::X509>,
 }
 
 /// Lower-cases outside quotes, collapses white space and drops trailing semicolons.
@@ -64,40 +68,29 @@ pub fn respond(query: &str, view: &SessionView<'_>) -> Vec<BackendMessage> {
             vec![vec![Some("1".into())]],
         );
     }
-    if q == "select version()" {
-        let version = format!(
-            "PostgreSQL {} on {}-linux, compiled by rustc, 64-bit",
-            view.settings.profile.rules().server_version,
-            std::env::consts::ARCH
-        );
-        return rows(
-            &[("version", FieldDescription::TEXT_OID)],
-            vec![vec![Some(version)]],
-        );
-    }
-    if q == "select pg_backend_pid()" {
-        return rows(
-            &[("pg_backend_pid", FieldDescription::INT4_OID)],
-            vec![vec![Some(view.pid.to_string())]],
-        );
-    }
     if let Some(name) = q.strip_prefix("show ") {
         return show(name.trim_matches('"'), view);
     }
-    if let Some(columns) = q
-        .strip_prefix("select ")
-        .and_then(|rest| rest.strip_suffix(" from pg_stat_ssl where pid = pg_backend_pid()"))
-    {
-        return pg_stat_ssl(columns, view);
+    if let Some(out) = select::respond(&q, view) {
+        return out;
     }
     unsupported(query)
+}
+
+/// `version()`'s text.
+fn version_string(view: &SessionView<'_>) -> String {
+    format!(
+        "PostgreSQL {} on {}-linux, compiled by rustc, 64-bit",
+        view.settings.profile.rules().server_version,
+        std::env::consts::ARCH
+    )
 }
 
 fn unsupported(query: &str) -> Vec<BackendMessage> {
     vec![BackendMessage::ErrorResponse(
         ErrorFields::new(Severity::Error, "0A000", "pgssl does not support this query")
             .with_detail(format!("Query: {query}"))
-            .with_hint("pgssl answers only the queries that inspect a connection: SELECT 1, SELECT version(), SHOW, pg_stat_ssl."),
+            .with_hint("pgssl answers only the queries that inspect a connection: SELECT 1, SELECT version(), SHOW, pg_stat_ssl, and the sslinfo functions."),
     )]
 }
 
@@ -140,49 +133,6 @@ fn show(name: &str, view: &SessionView<'_>) -> Vec<BackendMessage> {
     }
 }
 
-const PG_STAT_SSL_COLUMNS: [(&str, u32); 8] = [
-    ("pid", FieldDescription::INT4_OID),
-    ("ssl", FieldDescription::BOOL_OID),
-    ("version", FieldDescription::TEXT_OID),
-    ("cipher", FieldDescription::TEXT_OID),
-    ("bits", FieldDescription::INT4_OID),
-    ("client_dn", FieldDescription::TEXT_OID),
-    ("client_serial", 1700),
-    ("issuer_dn", FieldDescription::TEXT_OID),
-];
-
-fn pg_stat_ssl(columns: &str, view: &SessionView<'_>) -> Vec<BackendMessage> {
-    let wanted: Vec<&str> = if columns == "*" {
-        PG_STAT_SSL_COLUMNS.iter().map(|(n, _)| *n).collect()
-    } else {
-        columns.split(',').map(str::trim).collect()
-    };
-    let mut described = Vec::new();
-    let mut row = Vec::new();
-    for name in wanted {
-        let Some(&(col, oid)) = PG_STAT_SSL_COLUMNS.iter().find(|(n, _)| *n == name) else {
-            return vec![BackendMessage::ErrorResponse(ErrorFields::new(
-                Severity::Error,
-                "42703",
-                format!("column \"{name}\" does not exist"),
-            ))];
-        };
-        let tls = view.tls;
-        let value = match col {
-            "pid" => Some(view.pid.to_string()),
-            "ssl" => Some(if tls.is_some() { "t" } else { "f" }.to_owned()),
-            "version" => tls.map(|t| t.version.clone()),
-            "cipher" => tls.map(|t| t.cipher.clone()),
-            "bits" => tls.map(|t| t.bits.to_string()),
-            // Client certificates arrive with pg_hba and cert authentication.
-            _ => None,
-        };
-        described.push((col, oid));
-        row.push(value);
-    }
-    rows(&described, vec![row])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,6 +144,7 @@ mod tests {
             settings,
             tls,
             user: "alice",
+            cert: None,
         };
         respond(
             "  SELECT ssl, version,cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid() ;",
@@ -240,6 +191,7 @@ mod tests {
             settings: &settings,
             tls: None,
             user: "alice",
+            cert: None,
         };
         let out = respond("drop table x", &v);
         assert!(matches!(&out[0], BackendMessage::ErrorResponse(e) if e.code() == "0A000"));

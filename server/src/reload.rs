@@ -3,9 +3,12 @@
 //! the old one only if it loads completely, otherwise the old one stays in use and the log
 //! says `SSL configuration was not reloaded` (A12). `ssl = off` drops the context. The seed
 //! profile reads the SSL files only at server start (8.4), so its context never changes.
+//! pg_hba.conf and pg_ident.conf are re-read in every profile; one that does not load keeps
+//! its old rules (`pg_hba.conf was not reloaded`, worded per profile).
 
 use std::sync::{Arc, Mutex};
 
+use crate::auth;
 use crate::config::Settings;
 use crate::config::load;
 use crate::files::LoadMode;
@@ -68,7 +71,15 @@ impl Reloader {
         } else {
             None
         };
-        let next = Arc::new(old.next_generation(Arc::new(live), tls));
+        // load_hba / load_ident: a file that does not load keeps its old rules.
+        let (rules, records) = auth::reload(&live, &old.auth);
+        for record in &records {
+            log(record);
+        }
+        let next = Arc::new(
+            old.next_generation(Arc::new(live), tls)
+                .with_auth(Arc::new(rules)),
+        );
         *self.current.write().unwrap_or_else(|p| p.into_inner()) = next;
         *configured = reread.settings;
     }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use openssl::ssl::SslContext;
@@ -13,6 +13,7 @@ use tokio::net::{TcpListener, UnixListener};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout_at};
 
+use crate::auth::{self, AuthRules};
 use crate::config::Settings;
 use crate::error::{Error, strerror};
 use crate::files::LoadMode;
@@ -44,10 +45,24 @@ pub struct Shared {
     pub settings: Arc<Settings>,
     /// The TLS context, when SSL is on and loaded (PostgreSQL's `LoadedSSL`).
     pub tls: Option<SslContext>,
+    /// The pg_hba.conf and pg_ident.conf rules in force.
+    pub auth: Arc<AuthRules>,
     /// The server log.
     pub logger: Arc<Logger>,
     sessions: Arc<Mutex<HashMap<u32, Vec<u8>>>>,
     next_pid: Arc<AtomicU32>,
+    backends: Arc<AtomicUsize>,
+}
+
+/// A connection counted against `max_connections` until dropped.
+pub struct BackendSlot {
+    backends: Arc<AtomicUsize>,
+}
+
+impl Drop for BackendSlot {
+    fn drop(&mut self) {
+        self.backends.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// The generation new connections get; replaced whole on reload.
@@ -59,10 +74,38 @@ impl Shared {
         Self {
             settings,
             tls,
+            auth: Arc::clone(&self.auth),
             logger: Arc::clone(&self.logger),
             sessions: Arc::clone(&self.sessions),
             next_pid: Arc::clone(&self.next_pid),
+            backends: Arc::clone(&self.backends),
         }
+    }
+
+    /// This generation with other pg_hba.conf / pg_ident.conf rules.
+    pub fn with_auth(mut self, auth: Arc<AuthRules>) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// Takes a backend slot, as `InitProcess` takes a PGPROC: `None` when `max_connections`
+    /// backends are already running.
+    pub fn take_backend_slot(&self) -> Option<BackendSlot> {
+        let max = self.settings.max_connections as usize;
+        let taken = self.backends.fetch_add(1, Ordering::AcqRel);
+        let slot = BackendSlot {
+            backends: Arc::clone(&self.backends),
+        };
+        (taken < max).then_some(slot)
+    }
+
+    /// A root certificate store is loaded (`ssl_ca_file`, or the seed profile's `root.crt`):
+    /// the context asks clients for certificates.
+    pub fn ca_store_loaded(&self) -> bool {
+        self.tls.as_ref().is_some_and(|ctx| {
+            ctx.verify_mode()
+                .contains(openssl::ssl::SslVerifyMode::PEER)
+        })
     }
 
     /// The generation in force.
@@ -192,13 +235,20 @@ impl Server {
         if listeners.is_empty() {
             return Err(Error::NoListeners);
         }
+        // The postmaster loads pg_hba.conf and pg_ident.conf after creating its sockets.
+        let (rules, records) = auth::load_at_start(&settings)?;
+        for record in &records {
+            logger.write(own_pid, record);
+        }
         Ok(Self {
             current: Arc::new(RwLock::new(Arc::new(Shared {
                 settings: Arc::new(settings),
                 tls,
+                auth: Arc::new(rules),
                 logger,
                 sessions: Arc::new(Mutex::new(HashMap::new())),
                 next_pid: Arc::new(AtomicU32::new(own_pid.wrapping_add(1))),
+                backends: Arc::new(AtomicUsize::new(0)),
             }))),
             listeners,
             configured,
@@ -376,6 +426,24 @@ fn resolve_listen_addresses(settings: &Settings) -> Result<Vec<IpAddr>, Error> {
     Ok(out)
 }
 
+/// A client certificate whose common name or distinguished name holds an embedded NUL
+/// (A13, CVE-2009-4034): PostgreSQL logs it and drops the connection after the handshake.
+fn peer_name_problem(ssl: &openssl::ssl::SslRef) -> Option<LogRecord> {
+    use crate::identity::{self, IdentityError};
+    let cert = ssl.peer_certificate()?;
+    let problem = match identity::common_name(&cert) {
+        Err(e) => Some(e),
+        Ok(_) => identity::subject_dn(&cert).err(),
+    };
+    match problem {
+        Some(
+            e @ (IdentityError::CommonNameEmbeddedNull
+            | IdentityError::DistinguishedNameEmbeddedNull),
+        ) => Some(LogRecord::log(e.to_string())),
+        _ => None,
+    }
+}
+
 /// Drives one connection: negotiation through the state machine, then the session.
 pub async fn serve_connection(shared: Arc<Shared>, transport: Transport, peer: Peer) {
     let pid = shared.next_pid();
@@ -436,6 +504,12 @@ pub async fn serve_connection(shared: Arc<Shared>, transport: Transport, peer: P
                     {
                         Err(_) => machine.handle(Event::Timeout),
                         Ok(Ok(tls_stream)) => {
+                            if let Some(record) = peer_name_problem(tls_stream.ssl()) {
+                                // be_tls_open_server: COMMERROR, then the connection closes.
+                                shared.log(pid, &record);
+                                let _ = Transport::Tls(Box::new(tls_stream)).close().await;
+                                return;
+                            }
                             let unread_prefix = tls_stream.get_ref().unread_prefix();
                             let alpn = tls_stream
                                 .ssl()

@@ -1,12 +1,15 @@
-//! What follows a finished startup packet: authentication (trust, for now), the parameter
-//! reports, BackendKeyData and ReadyForQuery, then the simple-query loop until the client
-//! terminates.
+//! What follows a finished startup packet: the `max_connections` slot, authentication
+//! against pg_hba.conf ([`crate::auth`]), the parameter reports, BackendKeyData and
+//! ReadyForQuery, then the simple-query loop until the client terminates.
 
 use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
+use openssl::x509::X509;
+
+use crate::auth::{self, Client, Step, Verdict};
 use crate::config::value;
 use crate::log::LogRecord;
 use crate::negotiate::{Replication, StartupInfo};
@@ -28,12 +31,67 @@ pub async fn run(
     info: StartupInfo,
     pending: Vec<u8>,
     pid: u32,
-    _peer: Peer,
-    _deadline: Instant,
+    peer: Peer,
+    deadline: Instant,
 ) {
+    let mut pending = pending;
     let settings = &shared.settings;
     let rules = settings.profile.rules();
     let tls = stream.tls_facts();
+    let cert: Option<X509> = match &stream {
+        Transport::Tls(s) => s.ssl().peer_certificate(),
+        Transport::Tcp(_) | Transport::Unix(_) => None,
+    };
+    // InitProcess: no free PGPROC, no session.
+    let Some(_slot) = shared.take_backend_slot() else {
+        let error = ErrorFields::new(Severity::Fatal, "53300", "sorry, too many clients already");
+        fail(shared, &mut stream, pid, error).await;
+        return;
+    };
+    let client = Client {
+        profile: settings.profile,
+        addr: peer.ip(),
+        ssl: tls.is_some(),
+        physical_replication: info.replication == Replication::Physical,
+        user: &info.user,
+        database: &info.database,
+        cert: cert.as_deref(),
+        ca_store: shared.ca_store_loaded(),
+        log_connections: settings.log_connections,
+    };
+    let step = auth::check(&shared.auth, &client);
+    drop(openssl::error::ErrorStack::get());
+    let verdict = match step {
+        Step::Done(v) => Some(v),
+        Step::AskPassword => {
+            let password = ask_password(shared, &mut stream, &mut pending, pid, deadline).await;
+            match password {
+                Err(()) => None,
+                Ok(p) => auth::check_password(&shared.auth, &client, p.as_deref()),
+            }
+        }
+    };
+    let Some(Verdict { log, result }) = verdict else {
+        // The client went away (STATUS_EOF), or the exchange already failed and was logged.
+        stream.close().await;
+        return;
+    };
+    for record in &log {
+        if record.severity != Severity::Fatal {
+            shared.logger.write(pid, record);
+        }
+    }
+    if let Err(error) = result {
+        // The FATAL as logged carries the log-only DETAIL; the client's has none.
+        if let Some(record) = log.iter().find(|r| r.severity == Severity::Fatal) {
+            shared.logger.write(pid, record);
+        }
+        let _ = stream
+            .write_all(&BackendMessage::ErrorResponse(error).to_bytes())
+            .await;
+        stream.close().await;
+        return;
+    }
     let key_len = match rules.long_cancel_key_from {
         Some(from) if info.version >= from => LONG_CANCEL_KEY,
         _ => SHORT_CANCEL_KEY,
@@ -134,9 +192,89 @@ pub async fn run(
         return;
     }
     shared.register_session(pid, key);
-    query_loop(shared, &mut stream, pending, pid, &info, tls.as_ref()).await;
+    query_loop(
+        shared,
+        &mut stream,
+        pending,
+        pid,
+        &info,
+        tls.as_ref(),
+        cert.as_ref(),
+    )
+    .await;
     shared.unregister_session(pid);
     stream.close().await;
+}
+
+/// Sends a FATAL error (logging it first) and closes the connection.
+async fn fail(shared: &Shared, stream: &mut Transport, pid: u32, error: ErrorFields) {
+    shared.logger.write(pid, &LogRecord::from(&error));
+    let _ = stream
+        .write_all(&BackendMessage::ErrorResponse(error).to_bytes())
+        .await;
+    let _ = stream.shutdown().await;
+}
+
+/// `CheckPasswordAuth`'s exchange: AuthenticationCleartextPassword, then the client's
+/// PasswordMessage. `Ok(None)` when the client closed the connection instead (libpq does
+/// when it has no password); `Err` when the exchange failed and the failure was sent.
+async fn ask_password(
+    shared: &Shared,
+    stream: &mut Transport,
+    pending: &mut Vec<u8>,
+    pid: u32,
+    deadline: Instant,
+) -> Result<Option<Vec<u8>>, ()> {
+    let request = BackendMessage::Authentication(Authentication::CleartextPassword).to_bytes();
+    if stream.write_all(&request).await.is_err() || stream.flush().await.is_err() {
+        return Ok(None);
+    }
+    let mut chunk = vec![0u8; 8192];
+    loop {
+        match FrontendMessage::decode(pending) {
+            Ok(Some((msg, used))) => {
+                pending.drain(..used);
+                return match msg {
+                    FrontendMessage::Password(mut p) => {
+                        // The password is a C string.
+                        if p.last() == Some(&0) {
+                            p.pop();
+                        }
+                        Ok(Some(p))
+                    }
+                    other => {
+                        let kind = match other {
+                            FrontendMessage::Query(_) => b'Q',
+                            FrontendMessage::Terminate => b'X',
+                            FrontendMessage::Other { kind, .. } => kind,
+                            FrontendMessage::Password(_) => b'p',
+                        };
+                        let error = ErrorFields::new(
+                            Severity::Fatal,
+                            "08P01",
+                            format!("expected password response, got message type {kind}"),
+                        );
+                        fail(shared, stream, pid, error).await;
+                        Err(())
+                    }
+                };
+            }
+            Ok(None) => {}
+            Err(_) => {
+                let error = ErrorFields::new(Severity::Fatal, "08P01", "invalid message length");
+                fail(shared, stream, pid, error).await;
+                return Err(());
+            }
+        }
+        match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return Ok(None),
+            Ok(Ok(n)) => pending.extend_from_slice(&chunk[..n]),
+            Err(_) => {
+                // authentication_timeout: the backend exits without a message to the client.
+                return Err(());
+            }
+        }
+    }
 }
 
 /// The `connection authorized` line of `log_connections`, as PostgreSQL 15 words it.
@@ -192,12 +330,14 @@ async fn query_loop(
     pid: u32,
     info: &StartupInfo,
     tls: Option<&crate::tls::TlsFacts>,
+    cert: Option<&X509>,
 ) {
     let view = SessionView {
         pid,
         settings: &shared.settings,
         tls,
         user: &info.user,
+        cert,
     };
     let mut chunk = vec![0u8; 8192];
     let mut skipping_to_sync = false;
@@ -231,6 +371,9 @@ async fn query_loop(
                 for reply in query::respond(&text, &view) {
                     reply.encode(&mut out);
                 }
+                // Certificate printing may leave OpenSSL errors on this thread's queue; the
+                // next TLS write must not find them.
+                drop(openssl::error::ErrorStack::get());
                 BackendMessage::ReadyForQuery(TransactionStatus::Idle).encode(&mut out);
             }
             FrontendMessage::Other { kind: b'S', .. } => {

@@ -125,13 +125,21 @@ pub struct Data {
 }
 
 impl Data {
-    /// An empty data directory, mode 0755.
+    /// A data directory, mode 0755, holding only a permissive `pg_hba.conf`.
     pub fn empty() -> Self {
         let dir = tempfile::Builder::new()
             .prefix("pgssl-test-")
             .tempdir_in("/var/tmp")
             .unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Trust every connection: the server, like PostgreSQL, refuses to start without a
+        // pg_hba.conf.
+        std::fs::write(
+            dir.path().join("pg_hba.conf"),
+            "local all all trust\nhost all all 0.0.0.0/0 trust\nhost all all ::0/0 trust\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("pg_ident.conf"), "").unwrap();
         Self { dir }
     }
 

@@ -26,6 +26,11 @@ pub use pgssl_server::wire::{
 
 pub const TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The `pg_hba.conf` test data directories get: trust every connection (the server, like
+/// PostgreSQL, refuses to start without one).
+pub const PERMISSIVE_HBA: &str =
+    "local all all trust\nhost all all 0.0.0.0/0 trust\nhost all all ::0/0 trust\n";
+
 /// A temporary data directory holding `server.crt` and `server.key` (P-256, CN=localhost).
 pub struct DataDir {
     pub dir: tempfile::TempDir,
@@ -65,6 +70,8 @@ impl DataDir {
             &dir.path().join("server.key"),
             &key.private_key_to_pem_pkcs8().unwrap(),
         );
+        std::fs::write(dir.path().join("pg_hba.conf"), PERMISSIVE_HBA).unwrap();
+        std::fs::write(dir.path().join("pg_ident.conf"), "").unwrap();
         Self { dir }
     }
 
