@@ -81,10 +81,36 @@ fn options(settings: &Settings) -> ParseOptions<'static> {
 }
 
 /// `load_hba`: the rules, or `Err` when the file did not load; with every message logged.
-fn read_hba(settings: &Settings) -> (Result<HbaConfig, ()>, Vec<LogRecord>) {
+/// `ca_store` says whether a root certificate store is loaded, for profiles that check
+/// `clientcert` against it when the file is read.
+fn read_hba(settings: &Settings, ca_store: bool) -> (Result<HbaConfig, ()>, Vec<LogRecord>) {
     let load = hba::load_hba_file(&paths(settings).0, &options(settings));
-    let log = load.diagnostics.iter().map(record).collect();
-    (load.into_result().map_err(|_| ()), log)
+    let mut log: Vec<LogRecord> = load.diagnostics.iter().map(record).collect();
+    let mut result = load.into_result().map_err(|_| ());
+    if let Ok(config) = &result {
+        if settings.profile.rules().clientcert_store_checked_at_load && !ca_store {
+            let unchecked: Vec<LogRecord> = config
+                .rows
+                .iter()
+                .filter(|r| r.option("clientcert").is_some())
+                .map(|r| {
+                    LogRecord::log(
+                        "client certificates can only be checked if a root certificate store is available",
+                    )
+                    .with_hint("Make sure the root.crt file is present and readable.")
+                    .with_context(format!(
+                        "line {} of configuration file \"{}\"",
+                        r.line, r.file
+                    ))
+                })
+                .collect();
+            if !unchecked.is_empty() {
+                log.extend(unchecked);
+                result = Err(());
+            }
+        }
+    }
+    (result, log)
 }
 
 /// `load_ident`, likewise.
@@ -102,13 +128,16 @@ fn empty_ident(settings: &Settings) -> IdentConfig {
     }
 }
 
-/// Loads the rules at server start. A pg_hba.conf that does not load (missing, unreadable,
-/// or with any error) stops the server: the per-line LOG records, then the profile's FATAL
+/// Loads the rules at server start (`ca_store`: a root certificate store is loaded). A
+/// pg_hba.conf that does not load (missing, unreadable, or with any error) stops the server: the per-line LOG records, then the profile's FATAL
 /// `could not load pg_hba.conf`. pg_ident.conf problems are only logged (PostgreSQL starts
 /// without the maps). Returns the rules and the records to log (warnings such as `hostssl`
 /// with `ssl = off`, and pg_ident.conf problems).
-pub fn load_at_start(settings: &Settings) -> Result<(AuthRules, Vec<LogRecord>), Error> {
-    let (hba, mut log) = read_hba(settings);
+pub fn load_at_start(
+    settings: &Settings,
+    ca_store: bool,
+) -> Result<(AuthRules, Vec<LogRecord>), Error> {
+    let (hba, mut log) = read_hba(settings, ca_store);
     let Ok(hba) = hba else {
         // The postmaster stops here, before it reads pg_ident.conf.
         return Err(Error::HbaFile {
@@ -124,9 +153,9 @@ pub fn load_at_start(settings: &Settings) -> Result<(AuthRules, Vec<LogRecord>),
 
 /// Reloads the rules on SIGHUP: each file that fails to load keeps its old rules, with the
 /// profile's `... was not reloaded`.
-pub fn reload(settings: &Settings, old: &AuthRules) -> (AuthRules, Vec<LogRecord>) {
+pub fn reload(settings: &Settings, ca_store: bool, old: &AuthRules) -> (AuthRules, Vec<LogRecord>) {
     let (hba_path, ident_path) = paths(settings);
-    let (hba, mut log) = read_hba(settings);
+    let (hba, mut log) = read_hba(settings, ca_store);
     let hba = hba.unwrap_or_else(|()| {
         let (sev, msg) = hba::hba_not_reloaded_message(settings.profile, &hba_path);
         log.push(LogRecord::new(from_hba_severity(sev), msg));
@@ -276,7 +305,62 @@ impl Run<'_> {
     }
 }
 
-fn facts(client: &Client<'_>) -> ConnFacts {
+/// The machine's interface addresses and netmasks (`getifaddrs`), for `samehost` and
+/// `samenet` rows, as PostgreSQL's `check_same_host_or_net` enumerates them.
+fn interfaces() -> Vec<(IpAddr, IpAddr)> {
+    fn ip(sa: *const libc::sockaddr) -> Option<IpAddr> {
+        if sa.is_null() {
+            return None;
+        }
+        // SAFETY: getifaddrs hands out sockaddrs of the size their family says.
+        unsafe {
+            match i32::from((*sa).sa_family) {
+                libc::AF_INET => {
+                    let sin = &*(sa as *const libc::sockaddr_in);
+                    Some(IpAddr::from(
+                        u32::from_be(sin.sin_addr.s_addr).to_be_bytes(),
+                    ))
+                }
+                libc::AF_INET6 => {
+                    let sin6 = &*(sa as *const libc::sockaddr_in6);
+                    Some(IpAddr::from(sin6.sin6_addr.s6_addr))
+                }
+                _ => None,
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut head: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `head` with a list freed below with freeifaddrs.
+    if unsafe { libc::getifaddrs(&mut head) } != 0 {
+        return out;
+    }
+    let mut cur = head;
+    while !cur.is_null() {
+        // SAFETY: cur is a node of the list getifaddrs returned.
+        let ifa = unsafe { &*cur };
+        if let (Some(addr), Some(mask)) = (ip(ifa.ifa_addr), ip(ifa.ifa_netmask)) {
+            out.push((addr, mask));
+        }
+        cur = ifa.ifa_next;
+    }
+    // SAFETY: head came from getifaddrs and is freed once.
+    unsafe { libc::freeifaddrs(head) };
+    out
+}
+
+fn facts(client: &Client<'_>, rules: &AuthRules) -> ConnFacts {
+    let needs_interfaces = rules.hba.rows.iter().any(|r| {
+        matches!(
+            r.address,
+            Some(hba::HbaAddress::SameHost | hba::HbaAddress::SameNet)
+        )
+    });
+    let nets = if needs_interfaces && client.addr.is_some() {
+        interfaces()
+    } else {
+        Vec::new()
+    };
     ConnFacts {
         kind: if client.addr.is_some() {
             ConnKind::Host
@@ -290,15 +374,15 @@ fn facts(client: &Client<'_>) -> ConnFacts {
         database: client.database.to_owned(),
         user_groups: Vec::new(),
         replication: client.physical_replication,
-        local_addrs: Vec::new(),
-        local_nets: Vec::new(),
+        local_addrs: nets.iter().map(|(a, _)| *a).collect(),
+        local_nets: nets,
         remote_hostname: None,
     }
 }
 
 /// The pg_hba.conf row that applies, if any.
 pub fn matching_row<'r>(rules: &'r AuthRules, client: &Client<'_>) -> Option<&'r HbaRow> {
-    hba::find_row(&rules.hba, &facts(client))
+    hba::find_row(&rules.hba, &facts(client, rules))
 }
 
 /// `ClientAuthentication` up to the method's own exchange.

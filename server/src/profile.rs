@@ -145,6 +145,10 @@ pub struct Rules {
     /// `clientcert=verify-ca`) is logged as `connection authenticated: user="..." method=...`
     /// (17+).
     pub log_unidentified_authentication: bool,
+    /// pg_hba.conf's `clientcert` needs a loaded root certificate store when the file is
+    /// loaded (8.4: the row is an error, HINT `Make sure the root.crt file is present and
+    /// readable.`); later versions check at connection time only.
+    pub clientcert_store_checked_at_load: bool,
 }
 
 /// How `auth_failed` names the matching pg_hba.conf row in its log-only DETAIL.
@@ -184,6 +188,7 @@ const PG15: Rules = Rules {
     cipher_list_error: "could not set the cipher list (no valid ciphers available)",
     auth_failed_detail: AuthFailedDetail::Line,
     log_unidentified_authentication: false,
+    clientcert_store_checked_at_load: false,
 };
 
 const PG18: Rules = Rules {
@@ -212,6 +217,7 @@ const PG18: Rules = Rules {
     cipher_list_error: "could not set the TLSv1.2 cipher list (no valid ciphers available)",
     auth_failed_detail: AuthFailedDetail::FileAndLine,
     log_unidentified_authentication: true,
+    clientcert_store_checked_at_load: false,
 };
 
 const SEED: Rules = Rules {
@@ -222,6 +228,7 @@ const SEED: Rules = Rules {
     reload_ssl_files: false,
     ssl_settings_need_restart: true,
     auth_failed_detail: AuthFailedDetail::None,
+    clientcert_store_checked_at_load: true,
     ..PG15
 };
 

@@ -13,7 +13,7 @@ use crate::config::Settings;
 use crate::config::load;
 use crate::files::LoadMode;
 use crate::log::LogRecord;
-use crate::server::{Current, Shared};
+use crate::server::{Current, Shared, tls_requests_certificates};
 use crate::tls;
 
 /// Reloads the configuration of a running server.
@@ -72,7 +72,8 @@ impl Reloader {
             None
         };
         // load_hba / load_ident: a file that does not load keeps its old rules.
-        let (rules, records) = auth::reload(&live, &old.auth);
+        let ca_store = tls.as_ref().is_some_and(tls_requests_certificates);
+        let (rules, records) = auth::reload(&live, ca_store, &old.auth);
         for record in &records {
             log(record);
         }

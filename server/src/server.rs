@@ -102,10 +102,7 @@ impl Shared {
     /// A root certificate store is loaded (`ssl_ca_file`, or the seed profile's `root.crt`):
     /// the context asks clients for certificates.
     pub fn ca_store_loaded(&self) -> bool {
-        self.tls.as_ref().is_some_and(|ctx| {
-            ctx.verify_mode()
-                .contains(openssl::ssl::SslVerifyMode::PEER)
-        })
+        self.tls.as_ref().is_some_and(tls_requests_certificates)
     }
 
     /// The generation in force.
@@ -148,6 +145,12 @@ impl Shared {
         };
         self.log(pid, &LogRecord::log(message));
     }
+}
+
+/// The context asks clients for certificates: a root certificate store was loaded.
+pub fn tls_requests_certificates(ctx: &SslContext) -> bool {
+    ctx.verify_mode()
+        .contains(openssl::ssl::SslVerifyMode::PEER)
 }
 
 enum Listener {
@@ -236,7 +239,8 @@ impl Server {
             return Err(Error::NoListeners);
         }
         // The postmaster loads pg_hba.conf and pg_ident.conf after creating its sockets.
-        let (rules, records) = auth::load_at_start(&settings)?;
+        let ca_store = tls.as_ref().is_some_and(tls_requests_certificates);
+        let (rules, records) = auth::load_at_start(&settings, ca_store)?;
         for record in &records {
             logger.write(own_pid, record);
         }

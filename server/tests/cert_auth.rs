@@ -350,3 +350,40 @@ fn encrypted_and_der_client_keys_work() {
     // The passphrase never reaches the server, let alone its log.
     assert!(!server.log().iter().any(|l| l.contains("dUmmyP")));
 }
+
+#[test]
+fn a13_common_name_with_an_embedded_nul_drops_the_connection() {
+    if !have_psql() {
+        return;
+    }
+    let ca = Identity::ca("NUL test CA");
+    let client = Identity::issued_by("ssltestuser\0.evil.example", &ca);
+    let data = ssl_data("hostssl all all 127.0.0.1/32 trust\n", "");
+    data.write("nul_ca.crt", &ca.cert_pem());
+    let server = Spawn::with(&["ssl=on", "pgssl.profile=15", "ssl_ca_file=nul_ca.crt"])
+        .start(&data)
+        .running();
+    let dir = tempfile::tempdir().unwrap();
+    let (crt, key) = (dir.path().join("c.crt"), dir.path().join("c.key"));
+    std::fs::write(&crt, client.cert_pem()).unwrap();
+    std::fs::write(&key, client.key_pem()).unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let p = connect(
+        &server,
+        &format!(
+            "dbname=x user=ssltestuser sslcert={} sslkey={}",
+            crt.display(),
+            key.display()
+        ),
+    );
+    assert!(!p.ok, "{p:?}");
+    server.wait_for_log("LOG:  SSL certificate's common name contains embedded null");
+    assert!(
+        !server
+            .log()
+            .iter()
+            .any(|l| l.contains("connection authorized")),
+        "{:#?}",
+        server.log()
+    );
+}

@@ -243,3 +243,65 @@ fn max_connections_refuses_the_extra_client() {
     );
     assert!(p.ok, "the slot is free again: {p:?}");
 }
+
+#[test]
+fn local_rows_apply_to_the_unix_socket() {
+    if !have_psql() {
+        return;
+    }
+    let data = data_with("local all alice trust\nhost all all 127.0.0.1/32 trust\n");
+    let sockets = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pgssl-server"))
+        .arg("-D")
+        .arg(data.path())
+        .args(["-p", "0", "-h", "127.0.0.1", "-c", "pgssl.profile=15", "-k"])
+        .arg(sockets.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = capture(child.stderr.take().unwrap());
+    let server = wait_started(child, log).running();
+    let local = format!(
+        "host={} port={} dbname=db",
+        sockets.path().display(),
+        server.port
+    );
+    let p = psql(
+        &format!("{local} user=alice"),
+        &["select ssl from pg_stat_ssl where pid = pg_backend_pid()"],
+    );
+    assert!(p.ok, "{p:?}");
+    assert_eq!(p.out, "f");
+    let p = psql(&format!("{local} user=bob"), &["select 1"]);
+    assert!(
+        p.err.contains(
+            "FATAL:  no pg_hba.conf entry for host \"[local]\", user \"bob\", database \"db\", no encryption"
+        ),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn seed_clientcert_1_needs_root_crt_when_pg_hba_conf_is_read() {
+    let data = data_with("hostssl all all 127.0.0.1/32 trust clientcert=1\n");
+    let path = data.file("pg_hba.conf").display().to_string();
+    let log = Spawn::with(&["ssl=on", "pgssl.profile=seed"])
+        .start(&data)
+        .refused();
+    assert_log_ends_with(
+        &strip(&log),
+        &[
+            "LOG:  client certificates can only be checked if a root certificate store is available",
+            "HINT:  Make sure the root.crt file is present and readable.",
+            &format!("CONTEXT:  line 1 of configuration file \"{path}\""),
+            "FATAL:  could not load pg_hba.conf",
+        ],
+    );
+    // With root.crt in the data directory the same file loads.
+    data.write("root.crt", &Identity::ca("Seed root").cert_pem());
+    Spawn::with(&["ssl=on", "pgssl.profile=seed"])
+        .start(&data)
+        .running();
+}

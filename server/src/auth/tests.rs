@@ -133,3 +133,19 @@ fn trust_is_logged_without_identity_from_18_on() {
         }
     }
 }
+
+#[test]
+fn samehost_matches_loopback_and_samenet_its_network() {
+    let r = rules(
+        Profile::Pg15,
+        "host samehostdb all samehost trust\nhost samenetdb all samenet trust\n",
+        "",
+    );
+    for db in ["samehostdb", "samenetdb"] {
+        let mut c = client(Profile::Pg15, "alice", false);
+        c.database = db;
+        assert!(matching_row(&r, &c).is_some(), "{db}");
+        c.addr = Some(IpAddr::from([198, 51, 100, 77]));
+        assert!(matching_row(&r, &c).is_none(), "{db} from TEST-NET-2");
+    }
+}
