@@ -35,18 +35,29 @@ dnre \"/^.*OU=Testing,.*$\" ssltestuser
 cn   ssltestuser-dn ssltestuser
 ";
 
-/// The test PKI, generated once per test binary.
+static PKI_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+/// Removes the PKI directory when the test binary exits (statics are never dropped).
+extern "C" fn remove_pki_dir() {
+    if let Some(dir) = PKI_DIR.get() {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// The test PKI, generated once per test binary and removed when it exits.
 pub fn pki() -> &'static pgssl_pki::Pki {
-    static PKI: OnceLock<(pgssl_pki::Pki, tempfile::TempDir)> = OnceLock::new();
-    &PKI.get_or_init(|| {
+    static PKI: OnceLock<pgssl_pki::Pki> = OnceLock::new();
+    PKI.get_or_init(|| {
         let dir = tempfile::Builder::new()
             .prefix("pgssl-test-pki-")
             .tempdir_in("/var/tmp")
-            .unwrap();
-        let pki = pgssl_pki::generate(dir.path()).expect("pki");
-        (pki, dir)
+            .unwrap()
+            .keep();
+        let _ = PKI_DIR.set(dir.clone());
+        // SAFETY: registers a plain function with no preconditions.
+        unsafe { libc::atexit(remove_pki_dir) };
+        pgssl_pki::generate(&dir).expect("pki")
     })
-    .0
 }
 
 /// Copies PKI files into `data` (keys with mode 0600).
