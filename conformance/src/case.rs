@@ -110,6 +110,13 @@ pub enum FileOp {
         /// Its content; `{datadir}` is replaced.
         text: String,
     },
+    /// Append a line to a file (e.g. a setting to `postgresql.conf`).
+    Append {
+        /// The file.
+        path: String,
+        /// The line; `{datadir}` is replaced.
+        line: String,
+    },
     /// Remove a file.
     Remove(String),
     /// Replace a file with a directory.
@@ -245,6 +252,16 @@ pub struct TlsStep {
     /// SNI host name.
     #[serde(default)]
     pub sni: Option<String>,
+    /// Report the server certificate's subject (`peer=CN=...`).
+    #[serde(default)]
+    pub peer: bool,
+    /// Offer the session of this case's previous handshake, and report whether it was
+    /// resumed.
+    #[serde(default)]
+    pub resume: bool,
+    /// A client certificate and key from the test PKI (`client.crt`, `client.key`).
+    #[serde(default)]
+    pub cert: Option<(String, String)>,
 }
 
 /// One client action.
@@ -281,12 +298,21 @@ pub enum Step {
         #[serde(default)]
         login: bool,
     },
+    /// Open a new connection over the server's Unix-domain socket.
+    ConnectUnix,
+    /// Change files in the running server's data directory.
+    Files(Vec<FileOp>),
+    /// Ask the server to reload its configuration (SIGHUP) and wait until it has.
+    Reload,
     /// Run `psql` (real libpq) with these connection parameters and this query.
     Psql {
         /// `key=value` connection parameters (host and port are added).
         conninfo: String,
         /// The query.
         query: String,
+        /// Connect over the Unix-domain socket instead of TCP.
+        #[serde(default)]
+        unix: bool,
     },
 }
 
@@ -338,6 +364,14 @@ impl Case {
         self.expect
             .get(version.name())
             .or_else(|| self.expect.get("all"))
+    }
+
+    /// Whether the case changes the running server (files, reload), so it needs a server of
+    /// its own rather than one shared with other cases of the same set-up.
+    pub fn changes_server(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s, Step::Files(_) | Step::Reload))
     }
 
     /// Checks the case is well-formed: every applicable version has an expectation, keys name

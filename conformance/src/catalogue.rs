@@ -17,6 +17,9 @@ pub const FILES: &[(&str, &str)] = &[
     ("tls.toml", include_str!("../cases/tls.toml")),
     ("direct_ssl.toml", include_str!("../cases/direct_ssl.toml")),
     ("session.toml", include_str!("../cases/session.toml")),
+    ("files.toml", include_str!("../cases/files.toml")),
+    ("reload.toml", include_str!("../cases/reload.toml")),
+    ("unix.toml", include_str!("../cases/unix.toml")),
 ];
 
 /// Every case, in file order, checked for well-formedness and unique ids.

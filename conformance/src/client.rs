@@ -7,13 +7,18 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use openssl::ssl::{ShutdownState, SslConnector, SslMethod, SslStream, SslVerifyMode, SslVersion};
+use std::os::unix::net::UnixStream;
+
+use openssl::ssl::{
+    ShutdownState, SslConnector, SslMethod, SslSession, SslStream, SslVerifyMode, SslVersion,
+};
 use pgssl_server::wire::backend::{Authentication, decode_v2_error};
 use pgssl_server::wire::{
     BackendMessage, CancelRequest, FrontendMessage, ProtocolVersion, StartupMessage, StartupPacket,
 };
 
 use crate::case::{Packet, PacketSpec, Step, TlsStep};
+use crate::target::Running;
 use crate::trace::Trace;
 
 /// How long a read waits before the step records `timeout`.
@@ -28,6 +33,7 @@ pub struct Endpoint {
 
 enum Conn {
     Plain(TcpStream),
+    Unix(UnixStream),
     Tls(Box<SslStream<TcpStream>>),
     Gone,
 }
@@ -36,6 +42,7 @@ impl Conn {
     fn io(&mut self) -> Option<&mut dyn ReadWrite> {
         match self {
             Self::Plain(s) => Some(s),
+            Self::Unix(s) => Some(s),
             Self::Tls(s) => Some(s.as_mut()),
             Self::Gone => None,
         }
@@ -46,13 +53,15 @@ trait ReadWrite: Read + Write {}
 impl<T: Read + Write> ReadWrite for T {}
 
 /// Runs `steps` against `endpoint`, returning the trace.
-pub fn run_steps(endpoint: &Endpoint, steps: &[Step]) -> Trace {
+pub fn run_steps(endpoint: &Endpoint, steps: &[Step], server: Option<&dyn Running>) -> Trace {
     let mut client = Client {
         endpoint: endpoint.clone(),
         conn: Conn::Gone,
         buf: Vec::new(),
         key: None,
         trace: Trace::default(),
+        server,
+        session: None,
     };
     client.connect();
     for step in steps {
@@ -72,6 +81,8 @@ pub fn written_bytes(steps: &[Step]) -> Vec<Vec<u8>> {
         buf: Vec::new(),
         key: Some((0, vec![0; 4])),
         trace: Trace::default(),
+        server: None,
+        session: None,
     };
     let mut out = Vec::new();
     for step in steps {
@@ -86,12 +97,14 @@ pub fn written_bytes(steps: &[Step]) -> Vec<Vec<u8>> {
     out
 }
 
-struct Client {
+struct Client<'a> {
     endpoint: Endpoint,
     conn: Conn,
     buf: Vec<u8>,
     key: Option<(u32, Vec<u8>)>,
     trace: Trace,
+    server: Option<&'a dyn Running>,
+    session: Option<SslSession>,
 }
 
 enum ReadOutcome {
@@ -103,7 +116,7 @@ enum ReadOutcome {
     Error(String),
 }
 
-impl Client {
+impl Client<'_> {
     fn connect(&mut self) {
         self.buf.clear();
         match TcpStream::connect_timeout(&self.endpoint.addr, STEP_TIMEOUT) {
@@ -148,13 +161,11 @@ impl Client {
             Step::ExpectClose => self.expect_close(),
             Step::ShutdownWrite => {
                 self.trace.sent("shutdown write");
-                let stream = match &self.conn {
-                    Conn::Plain(s) => Some(s),
-                    Conn::Tls(s) => Some(s.get_ref()),
-                    Conn::Gone => None,
-                };
-                if let Some(s) = stream {
-                    let _ = s.shutdown(std::net::Shutdown::Write);
+                match &self.conn {
+                    Conn::Plain(s) => drop(s.shutdown(std::net::Shutdown::Write)),
+                    Conn::Tls(s) => drop(s.get_ref().shutdown(std::net::Shutdown::Write)),
+                    Conn::Unix(s) => drop(s.shutdown(std::net::Shutdown::Write)),
+                    Conn::Gone => {}
                 }
             }
             Step::SleepMs(ms) => std::thread::sleep(Duration::from_millis(*ms)),
@@ -171,7 +182,46 @@ impl Client {
                     self.read_messages();
                 }
             }
-            Step::Psql { conninfo, query } => self.psql(conninfo, query),
+            Step::Psql {
+                conninfo,
+                query,
+                unix,
+            } => self.psql(conninfo, query, *unix),
+            Step::ConnectUnix => {
+                self.trace.sent("connect over the Unix socket");
+                self.buf.clear();
+                let path = self.server.and_then(|s| s.unix_socket());
+                match path.map(UnixStream::connect) {
+                    Some(Ok(s)) => {
+                        let _ = s.set_read_timeout(Some(STEP_TIMEOUT));
+                        self.conn = Conn::Unix(s);
+                    }
+                    Some(Err(e)) => {
+                        self.trace.saw(format!("connect failed: {}", io_reason(&e)));
+                        self.conn = Conn::Gone;
+                    }
+                    None => self.trace.saw("no unix socket"),
+                }
+            }
+            Step::Files(ops) => {
+                self.trace.sent("change files");
+                match self.server.and_then(|s| s.datadir()) {
+                    Some((dir, owner)) => {
+                        if let Err(e) = crate::setup::apply_file_ops(ops, &dir, owner) {
+                            self.trace.saw(format!("files failed: {e}"));
+                        }
+                    }
+                    None => self.trace.saw("no data directory"),
+                }
+            }
+            Step::Reload => {
+                self.trace.sent("reload");
+                match self.server.map(|s| s.reload()) {
+                    Some(Ok(())) => {}
+                    Some(Err(e)) => self.trace.saw(format!("reload failed: {e}")),
+                    None => self.trace.saw("no server to reload"),
+                }
+            }
         }
     }
 
@@ -539,7 +589,12 @@ impl Client {
                 return;
             }
         };
-        match tls_handshake(stream, opts) {
+        let resume = if opts.resume {
+            self.session.clone()
+        } else {
+            None
+        };
+        match tls_handshake(stream, opts, resume.as_ref()) {
             Ok(tls) => {
                 let ssl = tls.ssl();
                 let mut line = format!(
@@ -550,6 +605,30 @@ impl Client {
                 if let Some(p) = ssl.selected_alpn_protocol() {
                     line.push_str(&format!(" alpn={}", String::from_utf8_lossy(p)));
                 }
+                let ca_names = client_ca_names(ssl);
+                if ca_names > 0 {
+                    line.push_str(&format!(" ca_names={ca_names}"));
+                }
+                if opts.peer {
+                    let cn = ssl
+                        .peer_certificate()
+                        .and_then(|c| {
+                            c.subject_name()
+                                .entries_by_nid(openssl::nid::Nid::COMMONNAME)
+                                .next()
+                                .and_then(|e| e.data().to_string().ok())
+                        })
+                        .unwrap_or_default();
+                    line.push_str(&format!(" peer=CN={cn}"));
+                }
+                if opts.resume {
+                    line.push_str(if ssl.session_reused() {
+                        " resumed"
+                    } else {
+                        " not resumed"
+                    });
+                }
+                self.session = ssl.session().map(|s| s.to_owned());
                 self.trace.saw(line);
                 self.conn = Conn::Tls(Box::new(tls));
             }
@@ -557,14 +636,20 @@ impl Client {
         }
     }
 
-    fn psql(&mut self, conninfo: &str, query: &str) {
+    fn psql(&mut self, conninfo: &str, query: &str, unix: bool) {
         self.trace
             .sent(format!("psql \"{conninfo}\" -c \"{query}\""));
-        let full = format!(
-            "host={} port={} {conninfo}",
-            self.endpoint.addr.ip(),
-            self.endpoint.addr.port()
-        );
+        let host = match (unix, self.server.and_then(|s| s.unix_socket())) {
+            (true, Some(socket)) => socket
+                .parent()
+                .map_or_else(String::new, |d| d.display().to_string()),
+            _ => self.endpoint.addr.ip().to_string(),
+        };
+        let pki = crate::setup::pki()
+            .map(|p| p.dir().display().to_string())
+            .unwrap_or_default();
+        let conninfo = conninfo.replace("{pki}", &pki);
+        let full = format!("host={host} port={} {conninfo}", self.endpoint.addr.port());
         let out = std::process::Command::new("psql")
             .args([full.as_str(), "-X", "-A", "-t", "-c", query])
             .env("PGCONNECT_TIMEOUT", "5")
@@ -579,9 +664,34 @@ impl Client {
             Ok(out) => {
                 let text = String::from_utf8_lossy(&out.stderr);
                 let port = self.endpoint.addr.port().to_string();
-                let first = text.lines().next().unwrap_or("").replace(&port, "PORT");
+                let first = text
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .replace(&port, "PORT")
+                    .replace(&host, "HOST");
                 self.trace.saw(format!("psql failed: {first}"));
             }
+        }
+    }
+}
+
+unsafe extern "C" {
+    /// libssl: on a client, the CA names the server's CertificateRequest listed (not bound by
+    /// `openssl-sys`).
+    fn SSL_get_client_CA_list(ssl: *const openssl_sys::SSL) -> *mut openssl_sys::OPENSSL_STACK;
+}
+
+/// How many CA names the server sent in its CertificateRequest (0 when it requested none).
+fn client_ca_names(ssl: &openssl::ssl::SslRef) -> usize {
+    use foreign_types::ForeignTypeRef;
+    // SAFETY: `ssl` is a live SSL object; the returned stack belongs to it and is only counted.
+    unsafe {
+        let names = SSL_get_client_CA_list(ssl.as_ptr());
+        if names.is_null() {
+            0
+        } else {
+            usize::try_from(openssl_sys::OPENSSL_sk_num(names)).unwrap_or(0)
         }
     }
 }
@@ -604,7 +714,11 @@ fn tls_version(name: &str) -> Option<SslVersion> {
 }
 
 /// A client handshake with the step's options; the error is the normalized failure.
-fn tls_handshake(stream: TcpStream, opts: &TlsStep) -> Result<SslStream<TcpStream>, String> {
+fn tls_handshake(
+    stream: TcpStream,
+    opts: &TlsStep,
+    resume: Option<&SslSession>,
+) -> Result<SslStream<TcpStream>, String> {
     let setup = |e: openssl::error::ErrorStack| format!("client set-up: {e}");
     let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(setup)?;
     builder.set_verify(SslVerifyMode::NONE);
@@ -635,8 +749,24 @@ fn tls_handshake(stream: TcpStream, opts: &TlsStep) -> Result<SslStream<TcpStrea
         }
         builder.set_alpn_protos(&wire).map_err(setup)?;
     }
+    if let Some((cert, key)) = &opts.cert {
+        let pki = crate::setup::pki().map_err(|e| e.to_string())?;
+        builder
+            .set_certificate_chain_file(pki.path(cert))
+            .map_err(setup)?;
+        builder
+            .set_private_key_file(pki.path(key), openssl::ssl::SslFiletype::PEM)
+            .map_err(setup)?;
+    }
+    if resume.is_some() {
+        builder.set_session_cache_mode(openssl::ssl::SslSessionCacheMode::CLIENT);
+    }
     let connector = builder.build();
     let mut config = connector.configure().map_err(setup)?.verify_hostname(false);
+    if let Some(session) = resume {
+        // SAFETY: the session comes from an earlier connection made with the same options.
+        unsafe { config.set_session(session).map_err(setup)? };
+    }
     if opts.sni.is_none() {
         config = config.use_server_name_indication(false);
     }

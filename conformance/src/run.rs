@@ -81,7 +81,11 @@ pub fn run_target(
             results.push(r);
             continue;
         }
-        let key = format!("{:?}", case.setup);
+        let key = if case.changes_server() {
+            format!("{:?} for {}", case.setup, case.id)
+        } else {
+            format!("{:?}", case.setup)
+        };
         groups
             .entry(key)
             .or_insert_with(|| (case.setup.clone(), Vec::new()))
@@ -161,7 +165,7 @@ fn run_group(target: &dyn Target, setup: &Setup, cases: &[&Case]) -> Vec<CaseRes
             };
             for case in cases {
                 let mark = server.log().map_or(0, |l| l.len());
-                let trace = run_steps(&endpoint, &case.steps);
+                let trace = run_steps(&endpoint, &case.steps, Some(server.as_ref()));
                 let log = server.log().map(|_| {
                     let expected = case
                         .expectation(target.version())
@@ -207,6 +211,7 @@ fn judge(
         };
     };
     let mut difference = diff(&expected.trace, &trace.observations());
+    trace.normalize_with(&expected.trace);
     if let Some(log) = log {
         let mut missing = String::new();
         for (line, found) in log {

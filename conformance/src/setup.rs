@@ -144,12 +144,32 @@ pub fn write_data_directory(
     let ident = setup.ident.join("\n") + "\n";
     write("pg_ident.conf", &ident)?;
     chown_tree(dir, server)?;
+    apply_file_ops(&setup.files, dir, server)
+}
+
+/// Applies file changes to a data directory whose server runs as `server`.
+pub fn apply_file_ops(ops: &[FileOp], dir: &Path, server: Ids) -> Result<(), Error> {
+    let write = |name: &str, text: &str| -> Result<(), Error> {
+        let path = dir.join(name);
+        std::fs::write(&path, text).map_err(|e| Error::io("writing", &path, e))
+    };
     let datadir = dir.display().to_string();
-    for op in &setup.files {
+    for op in ops {
         match op {
             FileOp::Write { path, text } => {
                 write(path, &text.replace("{datadir}", &datadir))?;
                 chown(&dir.join(path), server)?;
+            }
+            FileOp::Append { path, line } => {
+                let p = dir.join(path);
+                let mut text =
+                    std::fs::read_to_string(&p).map_err(|e| Error::io("reading", &p, e))?;
+                if !text.ends_with('\n') && !text.is_empty() {
+                    text.push('\n');
+                }
+                text.push_str(&line.replace("{datadir}", &datadir));
+                text.push('\n');
+                write(path, &text)?;
             }
             FileOp::Remove(path) => {
                 let p = dir.join(path);
@@ -207,7 +227,8 @@ pub fn write_data_directory(
 }
 
 fn chown(path: &Path, (uid, gid): Ids) -> Result<(), Error> {
-    if current_ids() == (uid, gid) {
+    // Without root, files can only stay with the harness's user.
+    if current_ids().0 != 0 && current_ids() == (uid, gid) {
         return Ok(());
     }
     std::os::unix::fs::chown(path, Some(uid), Some(gid)).map_err(|e| Error::io("chown", path, e))

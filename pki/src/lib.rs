@@ -33,7 +33,7 @@ use openssl::x509::{X509, X509Crl, X509CrlBuilder, X509Name, X509NameBuilder, X5
 
 /// The passphrase of `server-password.key`.
 pub const SERVER_KEY_PASSPHRASE: &str = "secret1";
-/// The passphrase of `client-encrypted-pem.key` and `client-encrypted-der.key`.
+/// The passphrase of `client-encrypted-pem.key` (libpq is given it for the DER twin too).
 pub const CLIENT_KEY_PASSPHRASE: &str = "dUmmyP^#+";
 /// Start of every certificate's validity.
 pub const NOT_BEFORE: &str = "20240101000000Z";
@@ -560,11 +560,9 @@ pub fn generate(dir: &Path) -> Result<Pki, Error> {
             CLIENT_KEY_PASSPHRASE.as_bytes(),
         )?;
         write_key(dir, "client-encrypted-pem.key", &pem)?;
-        let der = key.private_key_to_pkcs8_passphrase(
-            Cipher::aes_256_cbc(),
-            CLIENT_KEY_PASSPHRASE.as_bytes(),
-        )?;
-        write_key(dir, "client-encrypted-der.key", &der)?;
+        // As PostgreSQL's sslfiles.mk makes it (`openssl rsa -outform DER -passout ...`): DER
+        // output cannot carry the traditional encryption, so the file is plain PKCS#1 DER.
+        write_key(dir, "client-encrypted-der.key", &key.private_key_to_der()?)?;
         let mut chain = cert.to_pem()?;
         chain.extend(client_ca.cert.to_pem()?);
         write(dir, "client+client_ca.crt", &chain)?;
