@@ -4,6 +4,7 @@
 //! ([`HbaError`], [`Diagnostic`]) and `Display` back to configuration text.
 
 use std::fmt;
+use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use regex::Regex;
@@ -2521,29 +2522,57 @@ pub fn load_ident_file(path: &str, opts: &ParseOptions<'_>) -> IdentLoad {
 // Display (round-trips through the parser)
 // ---------------------------------------------------------------------------
 
+/// Characters the tokenizer would split or strip on outside quotes. A backslash is
+/// ordinary inside a line; only at the very end of a line does it join the next one, which
+/// the row printers avoid (see [`end_row`]).
 fn needs_quoting(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\r' | '\n' | ',' | '#' | '"' | '\\')
+    matches!(c, ' ' | '\t' | '\r' | '\n' | ',' | '#' | '"')
 }
+
+/// The tokenizer's length limit also applies when it reads a closing quote, so a quoted
+/// token holds one byte less than a bare one. Tokens shorter than the smallest limit (8.4's
+/// 254 bytes) are quoted whole (but for a bare first character), for readability; longer
+/// ones only from the first to the last character that needs it, so that any token that
+/// parsed prints back within the limit.
+const WHOLE_QUOTING_MAX_LEN: usize = 253;
 
 /// Write a token so that the tokenizer gives back the same text and `quoted` flag.
-fn write_token(f: &mut fmt::Formatter<'_>, text: &str, quoted: bool) -> fmt::Result {
-    let quote_all = quoted
+fn write_token(f: &mut impl fmt::Write, text: &str, quoted: bool) -> fmt::Result {
+    let from_start = quoted
         || text.is_empty()
         || (text.len() > 1 && text.starts_with('@'))
-        || text.starts_with([' ', '\t', '\r', '\n', ',', '#', '"']);
-    if quote_all {
-        return write!(f, "\"{}\"", text.replace('"', "\"\""));
-    }
-    if !text.contains(needs_quoting) {
+        || text.starts_with(needs_quoting);
+    let last_special_end = text
+        .char_indices()
+        .rev()
+        .find(|&(_, c)| needs_quoting(c))
+        .map(|(i, c)| i + c.len_utf8());
+    if !from_start && last_special_end.is_none() {
         return f.write_str(text);
     }
-    // Keep the first character bare so the token does not count as quoted.
-    let mut chars = text.chars();
-    let first = chars.next().unwrap_or(' ');
-    write!(f, "{first}\"{}\"", chars.as_str().replace('"', "\"\""))
+    // Unless the token is quoted, its first character stays bare so that it does not
+    // count as quoted.
+    let first_len = text.chars().next().map_or(0, char::len_utf8);
+    let (start, end) = if text.len() <= WHOLE_QUOTING_MAX_LEN {
+        (if from_start { 0 } else { first_len }, text.len())
+    } else {
+        let start = if from_start {
+            0
+        } else {
+            text.find(needs_quoting).unwrap_or(0).max(first_len)
+        };
+        (start, last_special_end.unwrap_or(0).max(start))
+    };
+    write!(
+        f,
+        "{}\"{}\"{}",
+        &text[..start],
+        text[start..end].replace('"', "\"\""),
+        &text[end..]
+    )
 }
 
-fn write_list(f: &mut fmt::Formatter<'_>, toks: &[AuthToken]) -> fmt::Result {
+fn write_list(f: &mut impl fmt::Write, toks: &[AuthToken]) -> fmt::Result {
     for (i, t) in toks.iter().enumerate() {
         if i > 0 {
             f.write_str(",")?;
@@ -2551,6 +2580,15 @@ fn write_list(f: &mut fmt::Formatter<'_>, toks: &[AuthToken]) -> fmt::Result {
         write_token(f, &t.text, t.quoted)?;
     }
     Ok(())
+}
+
+/// Writes a printed row, with a trailing tab if it ends in a bare backslash (which would
+/// otherwise continue the line in 15 and later).
+fn end_row(f: &mut fmt::Formatter<'_>, mut line: String) -> fmt::Result {
+    if line.ends_with('\\') {
+        line.push('\t');
+    }
+    f.write_str(&line)
 }
 
 impl fmt::Display for HbaAddress {
@@ -2573,20 +2611,21 @@ impl fmt::Display for HbaAddress {
 
 impl fmt::Display for HbaRow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.conn_type.keyword())?;
-        f.write_str("\t")?;
-        write_list(f, &self.databases)?;
-        f.write_str("\t")?;
-        write_list(f, &self.users)?;
+        let mut line = String::new();
+        line.push_str(self.conn_type.keyword());
+        line.push('\t');
+        write_list(&mut line, &self.databases)?;
+        line.push('\t');
+        write_list(&mut line, &self.users)?;
         if let Some(a) = &self.address {
-            write!(f, "\t{a}")?;
+            write!(line, "\t{a}")?;
         }
-        write!(f, "\t{}", self.method.name())?;
+        write!(line, "\t{}", self.method.name())?;
         for (n, v) in &self.options {
-            f.write_str("\t")?;
-            write_token(f, &format!("{n}={v}"), false)?;
+            line.push('\t');
+            write_token(&mut line, &format!("{n}={v}"), false)?;
         }
-        Ok(())
+        end_row(f, line)
     }
 }
 
@@ -2601,11 +2640,13 @@ impl fmt::Display for HbaConfig {
 
 impl fmt::Display for IdentRow {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_token(f, &self.map, false)?;
-        f.write_str("\t")?;
-        write_token(f, &self.system_user.text, self.system_user.quoted)?;
-        f.write_str("\t")?;
-        write_token(f, &self.pg_user.text, self.pg_user.quoted)
+        let mut line = String::new();
+        write_token(&mut line, &self.map, false)?;
+        line.push('\t');
+        write_token(&mut line, &self.system_user.text, self.system_user.quoted)?;
+        line.push('\t');
+        write_token(&mut line, &self.pg_user.text, self.pg_user.quoted)?;
+        end_row(f, line)
     }
 }
 
@@ -3718,6 +3759,57 @@ host    all             all             all                     pam pamservice=x
                 assert!(x.same_rule(y), "{printed}");
             }
         }
+    }
+
+    fn assert_ident_round_trip(profile: Profile, text: &str) {
+        let o = ParseOptions::new(profile);
+        let a = parse_ident_str(text, "/d/pg_ident.conf", &o);
+        assert!(a.is_ok(), "{}", a.render_log());
+        let printed = a.config.to_string();
+        let b = parse_ident_str(&printed, "/d/pg_ident.conf", &o);
+        assert!(b.is_ok(), "{printed:?}: {}", b.render_log());
+        assert_eq!(a.config.rows.len(), b.config.rows.len(), "{printed:?}");
+        for (x, y) in a.config.rows.iter().zip(&b.config.rows) {
+            assert!(x.same_rule(y), "{printed:?}");
+        }
+    }
+
+    /// Found by the `hba` fuzz target: a bare token of exactly 8.4's 254-byte limit with
+    /// backslashes in it was printed quoted, and the closing quote went over the limit.
+    #[test]
+    fn long_tokens_print_within_the_token_limit() {
+        let regex = format!("/{}b", "\\".repeat(252));
+        assert_eq!(regex.len(), 254);
+        assert_ident_round_trip(Profile::Seed, &format!("m {regex} ann\n"));
+        // A short quoted run early in a long token: only the run is quoted.
+        let token = format!("a\" \"{}", "x".repeat(252));
+        let text = format!("local all {token} trust\n");
+        let first = hba(Profile::Seed, &text);
+        assert!(first.is_ok(), "{}", first.render_log());
+        assert_eq!(first.config.rows[0].users[0].text.len(), 254);
+        assert_round_trip(Profile::Seed, &text);
+        assert!(
+            first
+                .config
+                .to_string()
+                .contains(&format!("a\" \"{}", "x".repeat(252)))
+        );
+    }
+
+    #[test]
+    fn trailing_backslash_does_not_continue_the_printed_line() {
+        for p in all_profiles() {
+            assert_ident_round_trip(p, "m sys user\\ \nm2 a b\n");
+            assert_ident_round_trip(p, "m sys\\ user\n");
+        }
+        let text = "host all all all ldap ldapprefix=x\\ \nlocal all all trust\n";
+        assert_round_trip(Profile::Pg15, text);
+        assert!(
+            hba(Profile::Pg15, text)
+                .config
+                .to_string()
+                .contains("x\\\t\n")
+        );
     }
 
     /// Deterministic pseudo-random lines: parsing never panics, and whatever
