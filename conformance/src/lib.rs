@@ -9,6 +9,7 @@
 //! - [`run`]: grouping by set-up, parallel runs, verdicts;
 //! - [`report`]: human, JSON and JUnit output.
 
+pub mod bench;
 pub mod case;
 pub mod catalogue;
 pub mod cleanup;

@@ -52,6 +52,8 @@ enum Command {
         /// Where to write it (created if missing).
         outdir: std::path::PathBuf,
     },
+    /// Connection-rate load generator: connections/s, latency, server CPU per connection.
+    Bench(pgssl_conformance::bench::BenchArgs),
     /// Write every case's client bytes as fuzz seeds (DIR/startup_packet, DIR/negotiate).
     Corpus {
         /// The corpus root, e.g. corpus/.
@@ -138,6 +140,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Bench(args) => pgssl_conformance::bench::main(args),
         Command::Run {
             targets,
             filter,

@@ -131,8 +131,43 @@ impl Postgres {
                 ),
             });
         }
+        self.prepare_template(&dir)?;
         *guard = Some(dir.clone());
         Ok(dir)
+    }
+
+    /// The roles and extension the cases of PostgreSQL's SSL suite use (Part D's Server.pm):
+    /// created once in single-user mode, so every copy has them. The reference server has no
+    /// roles and answers sslinfo's functions itself.
+    fn prepare_template(&self, dir: &Path) -> Result<(), Error> {
+        use std::io::Write;
+        let mut child = self
+            .command("postgres")
+            .args(["--single", "-D"])
+            .arg(dir)
+            .arg("postgres")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| Error::io("running postgres --single on", dir, e))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            let sql = "CREATE ROLE ssltestuser LOGIN;\nCREATE ROLE anotheruser LOGIN;\nCREATE ROLE yetanotheruser LOGIN;\nCREATE EXTENSION sslinfo;\n";
+            stdin
+                .write_all(sql.as_bytes())
+                .map_err(|e| Error::io("writing to postgres --single on", dir, e))?;
+        }
+        let out = child
+            .wait_with_output()
+            .map_err(|e| Error::io("running postgres --single on", dir, e))?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() || stderr.contains("ERROR:") {
+            return Err(Error::TargetUnavailable {
+                target: self.label(),
+                why: format!("preparing the template cluster failed: {}", stderr.trim()),
+            });
+        }
+        Ok(())
     }
 
     fn provision(&self, setup: &Setup) -> Result<(PathBuf, PathBuf, u16), Error> {
