@@ -58,8 +58,7 @@ fn direct_ssl_without_alpn_is_closed_after_the_handshake() {
 #[test]
 fn wrong_alpn_is_a_fatal_alert_on_both_paths() {
     let server = Server::start(&["ssl=on", "pgssl.profile=18"]);
-    let err = tls_connect(server.connect(), &alpn(&["http/1.1"]))
-        .expect_err("refused");
+    let err = tls_connect(server.connect(), &alpn(&["http/1.1"])).expect_err("refused");
     assert!(err.to_string().contains("no application protocol"), "{err}");
     let mut s = server.connect();
     send(&mut s, &ssl_request());
@@ -130,8 +129,7 @@ fn ssl_request_inside_direct_ssl_gets_encrypted_n() {
 #[test]
 fn direct_ssl_refused_without_ssl_and_by_15() {
     let server = Server::start(&["ssl=off", "pgssl.profile=18"]);
-    let err = tls_connect(server.connect(), &alpn(&["postgresql"]))
-        .expect_err("closed");
+    let err = tls_connect(server.connect(), &alpn(&["postgresql"])).expect_err("closed");
     assert!(!err.to_string().is_empty());
     let server = Server::start(&["ssl=on", "pgssl.profile=15"]);
     assert!(tls_connect(server.connect(), &alpn(&["postgresql"])).is_err());
