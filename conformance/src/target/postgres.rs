@@ -14,7 +14,8 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{Started, Target, spawned};
+use super::spawned::{self, run_as_user, shared_tmp};
+use super::{Started, Target};
 use crate::case::{Setup, Version};
 use crate::error::Error;
 use crate::setup::{conf_lines, current_ids, write_data_directory};
@@ -209,42 +210,6 @@ impl Postgres {
         write_data_directory(setup, &dir, server, None)?;
         Ok((dir, sockets, port))
     }
-}
-
-/// Where data directories go: a place the server's user can reach.
-pub fn shared_tmp() -> PathBuf {
-    let tmp = std::env::temp_dir();
-    if tmp.starts_with("/root") {
-        PathBuf::from("/var/tmp")
-    } else {
-        tmp
-    }
-}
-
-/// The uid/gid to run PostgreSQL as: none when not root, else `PGSSL_PG_USER` or `postgres`.
-pub fn run_as_user() -> Result<Option<(u32, u32)>, Error> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Ok(None);
-    }
-    let name = std::env::var("PGSSL_PG_USER").unwrap_or_else(|_| "postgres".into());
-    let cname = std::ffi::CString::new(name.clone()).map_err(|_| Error::TargetUnavailable {
-        target: "postgres".into(),
-        why: format!("bad user name {name:?}"),
-    })?;
-    // SAFETY: getpwnam with a valid C string; the result is read before any other call.
-    let pw = unsafe { libc::getpwnam(cname.as_ptr()) };
-    if pw.is_null() {
-        return Err(Error::TargetUnavailable {
-            target: "postgres".into(),
-            why: format!(
-                "running as root and there is no user {name:?} to run PostgreSQL as (PostgreSQL refuses root); create it or set PGSSL_PG_USER"
-            ),
-        });
-    }
-    // SAFETY: pw is non-null and points to a passwd record.
-    let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
-    Ok(Some((uid, gid)))
 }
 
 impl Drop for Postgres {

@@ -24,8 +24,8 @@ use pgssl_server::server::{Server, Shutdown};
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
 
-use super::postgres::{run_as_user, shared_tmp};
-use super::{Running, Started, Target, spawned};
+use super::spawned::{self, run_as_user, shared_tmp};
+use super::{Running, Started, Target};
 use crate::case::{Setup, Version};
 use crate::error::Error;
 use crate::setup::{Ids, conf_lines, current_ids, write_data_directory};
