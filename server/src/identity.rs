@@ -202,7 +202,6 @@ pub fn common_name(cert: &X509Ref) -> Result<Option<String>, IdentityError> {
 /// per RFC 2253 except that non-ASCII stays UTF-8. PostgreSQL then copies it into a
 /// `NAMEDATALEN` buffer; truncation is left to the caller.
 pub fn name_to_cstring(name: &X509NameRef) -> Result<String, IdentityError> {
-    let bio = MemBio::new()?;
     let mut out = Vec::new();
     for entry in name.entries() {
         let nid = entry.object().nid();
@@ -213,7 +212,7 @@ pub fn name_to_cstring(name: &X509NameRef) -> Result<String, IdentityError> {
         out.push(b'/');
         out.extend_from_slice(field.as_bytes());
         out.push(b'=');
-        let before = bio.contents().len();
+        let bio = MemBio::new()?;
         // SAFETY: both pointers are live for the call; the function only reads the string.
         let written = unsafe {
             ffi::ASN1_STRING_print_ex(
@@ -225,7 +224,7 @@ pub fn name_to_cstring(name: &X509NameRef) -> Result<String, IdentityError> {
         if written < 0 {
             return Err(ErrorStack::get().into());
         }
-        out.extend_from_slice(&bio.contents()[before..]);
+        out.extend_from_slice(&bio.contents());
     }
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
