@@ -575,7 +575,9 @@ fn start(
         ident: Vec::new(),
         // Forces the reference server into a child process of its own, so its CPU time is
         // measured apart from the load generator's.
-        env: vec![("PGSSL_BENCH".into(), "1".into())],
+        // With --pin the server has one core: one tokio worker (TOKIO_WORKER_THREADS from
+        // the environment wins, for comparisons).
+        env: bench_env(args.pin),
     };
     let running = match target.start(&setup).map_err(|e| e.to_string())? {
         Started::Running(r) => r,
@@ -593,6 +595,17 @@ fn start(
         _child: None,
         _target: Some(target),
     })
+}
+
+/// The server's environment: `PGSSL_BENCH=1`, and one tokio worker when pinned to one core.
+fn bench_env(pin: bool) -> Vec<(String, String)> {
+    let mut env = vec![("PGSSL_BENCH".to_owned(), "1".to_owned())];
+    match std::env::var("TOKIO_WORKER_THREADS") {
+        Ok(n) => env.push(("TOKIO_WORKER_THREADS".into(), n)),
+        Err(_) if pin => env.push(("TOKIO_WORKER_THREADS".into(), "1".into())),
+        Err(_) => {}
+    }
+    env
 }
 
 fn resolve(hostport: &str) -> Result<SocketAddr, String> {

@@ -374,6 +374,16 @@ impl Case {
             .any(|s| matches!(s, Step::Files(_) | Step::Reload))
     }
 
+    /// Whether the case needs more of the server than a TCP address: its files, a reload, or
+    /// its Unix-domain socket.
+    pub fn needs_control(&self) -> bool {
+        self.changes_server()
+            || self
+                .steps
+                .iter()
+                .any(|s| matches!(s, Step::ConnectUnix | Step::Psql { unix: true, .. }))
+    }
+
     /// Checks the case is well-formed: every applicable version has an expectation, keys name
     /// real versions.
     pub fn validate(&self) -> Result<(), Error> {

@@ -62,7 +62,7 @@ pub fn run_target(
     for case in cases {
         let na = if !case.applies_to(version) {
             Some(format!("does not apply to version {version}"))
-        } else if !target.configurable() && !case.setup.is_default() {
+        } else if !target.configurable() && (!case.setup.is_default() || case.needs_control()) {
             Some("needs a server set-up this target cannot be given".to_owned())
         } else {
             None
