@@ -264,20 +264,44 @@ impl Spawn {
 
     /// Starts the server on the data directory `dir`.
     pub fn start_at(&self, dir: &Path) -> Started {
-        let mut child = self
+        let log_file = tempfile::NamedTempFile::new().expect("log file");
+        let child = self
             .command(dir)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(log_file.reopen().expect("reopen the log file"))
             .spawn()
             .expect("spawn pgssl-server");
-        let log = capture(child.stderr.take().unwrap());
-        wait_started(child, log)
+        wait_started(child, Log::File(Arc::new(log_file)))
+    }
+}
+
+/// Where a server's log is read from. A file (the server's stderr) shows every line the
+/// server wrote before it answered a client; a pipe read on a thread can lag behind.
+#[derive(Clone)]
+pub enum Log {
+    /// Lines collected from a pipe by [`capture`].
+    Pipe(Arc<Mutex<Vec<String>>>),
+    /// The server's stderr, redirected to this file.
+    File(Arc<tempfile::NamedTempFile>),
+}
+
+impl Log {
+    /// The lines so far.
+    pub fn lines(&self) -> Vec<String> {
+        match self {
+            Self::Pipe(lines) => lines.lock().unwrap().clone(),
+            Self::File(f) => std::fs::read_to_string(f.path())
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_owned)
+                .collect(),
+        }
     }
 }
 
 /// Collects lines from `r` on a thread.
-pub fn capture(r: impl Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
+pub fn capture(r: impl Read + Send + 'static) -> Log {
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&log);
     std::thread::spawn(move || {
@@ -285,21 +309,21 @@ pub fn capture(r: impl Read + Send + 'static) -> Arc<Mutex<Vec<String>>> {
             sink.lock().unwrap().push(line);
         }
     });
-    log
+    Log::Pipe(log)
 }
 
-pub fn wait_started(mut child: Child, log: Arc<Mutex<Vec<String>>>) -> Started {
+pub fn wait_started(mut child: Child, log: Log) -> Started {
     let start = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
             std::thread::sleep(Duration::from_millis(100));
-            let log = log.lock().unwrap().clone();
+            let log = log.lines();
             return Started::Exited {
                 status,
                 log: strip(&log),
             };
         }
-        let lines = log.lock().unwrap().clone();
+        let lines = log.lines();
         if lines
             .iter()
             .any(|l| l.contains("ready to accept connections"))
@@ -371,12 +395,12 @@ pub fn assert_log_ends_with(log: &[String], expected: &[&str]) {
 pub struct Running {
     pub child: Child,
     pub port: u16,
-    log: Arc<Mutex<Vec<String>>>,
+    log: Log,
 }
 
 impl Running {
     pub fn log(&self) -> Vec<String> {
-        strip(&self.log.lock().unwrap())
+        strip(&self.log.lines())
     }
 
     pub fn wait_for_log(&self, needle: &str) -> String {

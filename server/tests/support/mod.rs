@@ -91,7 +91,7 @@ pub struct Server {
     child: Child,
     pub port: u16,
     pub socket_dir: PathBuf,
-    log: Arc<Mutex<Vec<String>>>,
+    log: Arc<tempfile::NamedTempFile>,
     _data: DataDir,
     _sockets: tempfile::TempDir,
 }
@@ -127,28 +127,23 @@ impl Server {
         for s in settings {
             cmd.args(["-c", s]);
         }
+        // The log goes to a file: every line the server wrote before it answered a client is
+        // there when the client looks (a pipe read on a thread can lag behind).
+        let log_file = tempfile::NamedTempFile::new().expect("log file");
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(log_file.reopen().expect("reopen the log file"))
             .spawn()
             .expect("spawn pgssl-server");
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                sink.lock().unwrap().push(line);
-            }
-        });
+        let log = Arc::new(log_file);
         let start = Instant::now();
         loop {
             if let Some(status) = child.try_wait().unwrap() {
-                std::thread::sleep(Duration::from_millis(100));
-                let log = log.lock().unwrap().clone();
+                let log = read_lines(&log);
                 return Started::Exited { status, log };
             }
-            let lines = log.lock().unwrap().clone();
+            let lines = read_lines(&log);
             if lines
                 .iter()
                 .any(|l| l.contains("ready to accept connections"))
@@ -187,7 +182,7 @@ impl Server {
     }
 
     pub fn log(&self) -> Vec<String> {
-        self.log.lock().unwrap().clone()
+        read_lines(&self.log)
     }
 
     /// Waits until a log line contains `needle`; returns that line.
@@ -202,6 +197,19 @@ impl Server {
                 "no log line with {needle:?}:\n{}",
                 self.log().join("\n")
             );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until `count` log lines contain `needle` (the log arrives through a pipe, after
+    /// the client has seen the server act); returns those lines' messages.
+    pub fn wait_for_count(&self, needle: &str, count: usize) -> Vec<String> {
+        let start = Instant::now();
+        loop {
+            let found = self.log_messages(needle);
+            if found.len() >= count || start.elapsed() > TIMEOUT {
+                return found;
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -246,6 +254,14 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+fn read_lines(file: &tempfile::NamedTempFile) -> Vec<String> {
+    std::fs::read_to_string(file.path())
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 pub fn ssl_request() -> Vec<u8> {
