@@ -188,10 +188,14 @@ pub async fn run(
     }
     .encode(&mut out);
     BackendMessage::ReadyForQuery(TransactionStatus::Idle).encode(&mut out);
+    // Registered before the client can see the key: a CancelRequest sent the moment
+    // BackendKeyData arrives must find the session (as the postmaster knows a backend's key
+    // before the backend reports it).
+    shared.register_session(pid, key);
     if stream.write_all(&out).await.is_err() {
+        shared.unregister_session(pid);
         return;
     }
-    shared.register_session(pid, key);
     query_loop(
         shared,
         &mut stream,
