@@ -402,6 +402,30 @@ impl Case {
                 return Err(bad(format!("expectation for unknown version {key:?}")));
             }
         }
+        for step in &self.steps {
+            let packets = match step {
+                Step::Write(p) | Step::WriteSplit { packets: p, .. } => p.as_slice(),
+                _ => &[],
+            };
+            for packet in packets {
+                if let Packet::Named(name) = packet {
+                    let known = ["ssl_request", "gssenc_request", "startup", "terminate"];
+                    if !known.contains(&name.as_str()) && !name.starts_with("query:") {
+                        return Err(bad(format!(
+                            "unknown packet {name:?} (known: {}, query:SQL)",
+                            known.join(", ")
+                        )));
+                    }
+                }
+                if let Packet::Detailed(PacketSpec::Hex(hex)) = packet {
+                    if hex.len() % 2 != 0 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                        return Err(bad(format!(
+                            "hex packet {hex:?} is not an even run of hex digits"
+                        )));
+                    }
+                }
+            }
+        }
         for v in Version::ALL {
             if self.applies_to(v) && self.expectation(v).is_none() {
                 return Err(bad(format!("no expectation for version {v}")));
@@ -426,4 +450,33 @@ pub struct CaseFile {
 pub fn schema() -> String {
     let schema = schemars::schema_for!(CaseFile);
     serde_json::to_string_pretty(&schema).unwrap_or_default() + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(steps: &str) -> Result<(), Error> {
+        let text = format!(
+            "family = \"t\"\n[[case]]\nid = \"t/x\"\nrules = [\"W1\"]\ntitle = \"x\"\nsteps = {steps}\n[case.expect.all]\ntrace = []\n"
+        );
+        let file: CaseFile = toml::from_str(&text).map_err(|e| Error::CaseFile {
+            file: "t".into(),
+            message: e.to_string(),
+        })?;
+        file.cases[0].validate()
+    }
+
+    #[test]
+    fn malformed_cases_are_refused() {
+        assert!(case("[{ write = [\"ssl_request\"] }]").is_ok());
+        let e = case("[{ write = [\"sslrequest\"] }]").unwrap_err();
+        assert!(
+            e.to_string().contains("unknown packet \"sslrequest\""),
+            "{e}"
+        );
+        assert!(case("[{ write = [{ hex = \"0g\" }] }]").is_err());
+        assert!(case("[]").is_err());
+        assert!(case("[\"read_byte\", { nonsense = 1 }]").is_err());
+    }
 }
