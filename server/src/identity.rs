@@ -94,11 +94,11 @@ mod ffi {
     }
 }
 
-/// An OpenSSL memory BIO, freed on drop.
-struct MemBio(*mut openssl_sys::BIO);
+/// An OpenSSL memory BIO, freed on drop (shared with `sslinfo`).
+pub(crate) struct MemBio(*mut openssl_sys::BIO);
 
 impl MemBio {
-    fn new() -> Result<Self, ErrorStack> {
+    pub(crate) fn new() -> Result<Self, ErrorStack> {
         // SAFETY: BIO_s_mem returns a static method table; BIO_new returns an owned BIO or
         // null (checked).
         let bio = unsafe { openssl_sys::BIO_new(openssl_sys::BIO_s_mem()) };
@@ -108,12 +108,12 @@ impl MemBio {
         Ok(Self(bio))
     }
 
-    fn as_ptr(&self) -> *mut openssl_sys::BIO {
+    pub(crate) fn as_ptr(&self) -> *mut openssl_sys::BIO {
         self.0
     }
 
     /// Everything written so far.
-    fn contents(&self) -> Vec<u8> {
+    pub(crate) fn contents(&self) -> Vec<u8> {
         let mut data = std::ptr::null_mut();
         // SAFETY: self.0 is a live memory BIO; the pointer it hands back stays valid until the
         // next write or free, and is copied out at once.

@@ -9,6 +9,8 @@ use foreign_types::ForeignTypeRef;
 use openssl::error::ErrorStack;
 use openssl::x509::{X509NameRef, X509Ref};
 
+use crate::identity::MemBio;
+
 mod ffi {
     use std::ffi::{c_char, c_int, c_ulong};
 
@@ -56,40 +58,6 @@ pub enum SslInfoError {
     OpenSsl(#[from] ErrorStack),
 }
 
-/// An OpenSSL memory BIO, freed on drop.
-struct MemBio(*mut openssl_sys::BIO);
-
-impl MemBio {
-    fn new() -> Result<Self, ErrorStack> {
-        // SAFETY: BIO_s_mem returns a static method table; BIO_new returns an owned BIO or
-        // null (checked).
-        let bio = unsafe { openssl_sys::BIO_new(openssl_sys::BIO_s_mem()) };
-        if bio.is_null() {
-            return Err(ErrorStack::get());
-        }
-        Ok(Self(bio))
-    }
-
-    fn contents(&self) -> Vec<u8> {
-        let mut data = std::ptr::null_mut();
-        // SAFETY: self.0 is a live memory BIO; the data is copied out before any other call.
-        unsafe {
-            let len = openssl_sys::BIO_get_mem_data(self.0, &mut data);
-            if data.is_null() || len <= 0 {
-                return Vec::new();
-            }
-            std::slice::from_raw_parts(data as *const u8, len as usize).to_vec()
-        }
-    }
-}
-
-impl Drop for MemBio {
-    fn drop(&mut self) {
-        // SAFETY: the BIO is owned and freed once.
-        unsafe { openssl_sys::BIO_free_all(self.0) }
-    }
-}
-
 /// `X509_NAME_field_to_text`: the first entry of `name` whose type is `field` (a short
 /// name, long name or dotted OID, as `OBJ_txt2nid` reads it), or `None` if there is none.
 pub fn name_field(name: &X509NameRef, field: &str) -> Result<Option<String>, SslInfoError> {
@@ -109,8 +77,9 @@ pub fn name_field(name: &X509NameRef, field: &str) -> Result<Option<String>, Ssl
     };
     let bio = MemBio::new()?;
     // SAFETY: both pointers are live for the call; the function only reads the string.
-    let written =
-        unsafe { ffi::ASN1_STRING_print_ex(bio.0, entry.data().as_ptr() as *const _, TEXT_FLAGS) };
+    let written = unsafe {
+        ffi::ASN1_STRING_print_ex(bio.as_ptr(), entry.data().as_ptr() as *const _, TEXT_FLAGS)
+    };
     if written < 0 {
         return Err(ErrorStack::get().into());
     }
@@ -151,7 +120,7 @@ pub fn extensions(cert: &X509Ref) -> Result<Vec<Extension>, SslInfoError> {
                 .map_err(|_| SslInfoError::UnknownExtension(position))?
                 .to_owned();
             let bio = MemBio::new()?;
-            if ffi::X509V3_EXT_print(bio.0, ext, 0, 0) <= 0 {
+            if ffi::X509V3_EXT_print(bio.as_ptr(), ext, 0, 0) <= 0 {
                 drop(ErrorStack::get());
                 return Err(SslInfoError::CannotPrintExtension(position));
             }
