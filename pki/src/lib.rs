@@ -563,6 +563,12 @@ pub fn generate(dir: &Path) -> Result<Pki, Error> {
         // As PostgreSQL's sslfiles.mk makes it (`openssl rsa -outform DER -passout ...`): DER
         // output cannot carry the traditional encryption, so the file is plain PKCS#1 DER.
         write_key(dir, "client-encrypted-der.key", &key.private_key_to_der()?)?;
+        // An encrypted key in DER proper: PKCS#8 with AES-256-CBC.
+        let pkcs8 = key.private_key_to_pkcs8_passphrase(
+            Cipher::aes_256_cbc(),
+            CLIENT_KEY_PASSPHRASE.as_bytes(),
+        )?;
+        write_key(dir, "client-encrypted-pkcs8.der", &pkcs8)?;
         let mut chain = cert.to_pem()?;
         chain.extend(client_ca.cert.to_pem()?);
         write(dir, "client+client_ca.crt", &chain)?;
@@ -698,6 +704,10 @@ mod tests {
         }
         let encrypted = fs::read(pki.path("server-password.key")).unwrap();
         assert!(PKey::private_key_from_pem(&encrypted).is_err());
+        let der = fs::read(pki.path("client-encrypted-pkcs8.der")).unwrap();
+        assert!(
+            PKey::private_key_from_pkcs8_passphrase(&der, CLIENT_KEY_PASSPHRASE.as_bytes()).is_ok()
+        );
         assert!(
             PKey::private_key_from_pem_passphrase(&encrypted, SERVER_KEY_PASSPHRASE.as_bytes())
                 .is_ok()

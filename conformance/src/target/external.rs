@@ -14,14 +14,18 @@ pub struct External {
 }
 
 impl External {
-    /// Parses `HOST:PORT[@VERSION]`; without a version, 15's expectations apply.
+    /// Parses `HOST:PORT[@VERSION]`; without a version, the server's `server_version` (read
+    /// from a plaintext login as `postgres`) says which expectations apply.
     pub fn parse(spec: &str) -> Result<Self, Error> {
         let (hostport, version) = match spec.split_once('@') {
             Some((hp, v)) => (
                 hp,
-                Version::parse(v).ok_or_else(|| Error::BadTarget(format!("external:{spec}")))?,
+                Some(
+                    Version::parse(v)
+                        .ok_or_else(|| Error::BadTarget(format!("external:{spec}")))?,
+                ),
             ),
-            None => (spec, Version::Pg15),
+            None => (spec, None),
         };
         let addr = hostport
             .to_socket_addrs()
@@ -40,11 +44,71 @@ impl External {
                 why: format!("cannot connect to {addr}: {e}"),
             },
         )?;
+        let version = match version {
+            Some(v) => v,
+            None => server_version(addr).map_err(|why| Error::TargetUnavailable {
+                target: format!("external:{spec}"),
+                why: format!("{why}; name the version as external:{hostport}@15 or @18"),
+            })?,
+        };
         Ok(Self {
             addr,
             spec: spec.to_owned(),
             version,
         })
+    }
+}
+
+/// Logs in (plaintext, user `postgres`) and maps the reported `server_version`'s major number
+/// to the expectations that apply.
+fn server_version(addr: SocketAddr) -> Result<Version, String> {
+    use std::io::{Read, Write};
+
+    use pgssl_server::wire::{BackendMessage, ProtocolVersion, StartupMessage, StartupPacket};
+
+    let mut s = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(3))
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(3)));
+    let startup = StartupPacket::Startup(StartupMessage::new(
+        ProtocolVersion::V3_0,
+        &[("user", "postgres"), ("database", "postgres")],
+    ));
+    s.write_all(&startup.to_bytes())
+        .map_err(|e| format!("cannot send a startup packet: {e}"))?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        while let Ok(Some((msg, used))) = BackendMessage::decode(&buf) {
+            buf.drain(..used);
+            match msg {
+                BackendMessage::ParameterStatus { name, value } if name == "server_version" => {
+                    let major: u32 = value
+                        .split(|c: char| !c.is_ascii_digit())
+                        .next()
+                        .and_then(|m| m.parse().ok())
+                        .ok_or_else(|| format!("unreadable server_version {value:?}"))?;
+                    return Version::from_major(major).ok_or_else(|| {
+                        format!("server_version {value:?} has no expectations (15 and 18 do)")
+                    });
+                }
+                BackendMessage::ErrorResponse(e) => {
+                    return Err(format!(
+                        "the server refused a plaintext login as postgres: {}",
+                        e.message()
+                    ));
+                }
+                BackendMessage::ReadyForQuery(_) => {
+                    return Err("no server_version reported".into());
+                }
+                _ => {}
+            }
+        }
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => {
+                return Err("the server closed before reporting server_version".into());
+            }
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
     }
 }
 
