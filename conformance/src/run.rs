@@ -48,6 +48,25 @@ pub struct CaseResult {
     pub note: Option<String>,
 }
 
+impl CaseResult {
+    fn new(target: &dyn Target, case: &Case, status: Status, trace: Vec<String>) -> Self {
+        Self {
+            id: case.id.clone(),
+            rules: case.rules.clone(),
+            target: target.label(),
+            status,
+            trace,
+            diff: None,
+            note: None,
+        }
+    }
+
+    fn with_note(mut self, note: impl Into<String>) -> Self {
+        self.note = Some(note.into());
+        self
+    }
+}
+
 /// Runs `cases` on `target`, `jobs` set-up groups at a time; `progress` is called after each
 /// case.
 pub fn run_target(
@@ -68,15 +87,8 @@ pub fn run_target(
             None
         };
         if let Some(note) = na {
-            let r = CaseResult {
-                id: case.id.clone(),
-                rules: case.rules.clone(),
-                target: target.label(),
-                status: Status::NotApplicable,
-                trace: Vec::new(),
-                diff: None,
-                note: Some(note),
-            };
+            let r =
+                CaseResult::new(target, case, Status::NotApplicable, Vec::new()).with_note(note);
             progress(&r);
             results.push(r);
             continue;
@@ -124,30 +136,24 @@ fn run_group(target: &dyn Target, setup: &Setup, cases: &[&Case]) -> Vec<CaseRes
     match started {
         Err(crate::error::Error::SetupUnsupported(why)) => {
             for case in cases {
-                out.push(CaseResult {
-                    id: case.id.clone(),
-                    rules: case.rules.clone(),
-                    target: target.label(),
-                    status: Status::NotApplicable,
-                    trace: Vec::new(),
-                    diff: None,
-                    note: Some(format!(
-                        "this harness cannot build the set-up: it needs {why}"
-                    )),
-                });
+                out.push(
+                    CaseResult::new(target, case, Status::NotApplicable, Vec::new()).with_note(
+                        format!("this harness cannot build the set-up: it needs {why}"),
+                    ),
+                );
             }
         }
         Err(e) => {
             for case in cases {
-                out.push(CaseResult {
-                    id: case.id.clone(),
-                    rules: case.rules.clone(),
-                    target: target.label(),
-                    status: Status::Fail,
-                    trace: vec![format!("start: error: {e}")],
-                    diff: None,
-                    note: Some(e.to_string()),
-                });
+                out.push(
+                    CaseResult::new(
+                        target,
+                        case,
+                        Status::Fail,
+                        vec![format!("start: error: {e}")],
+                    )
+                    .with_note(e.to_string()),
+                );
             }
         }
         Ok(Started::Refused(lines)) => {
@@ -200,15 +206,8 @@ fn judge(
     log: Option<Vec<(String, bool)>>,
 ) -> CaseResult {
     let Some(expected) = case.expectation(target.version()) else {
-        return CaseResult {
-            id: case.id.clone(),
-            rules: case.rules.clone(),
-            target: target.label(),
-            status: Status::NotApplicable,
-            trace: trace.lines,
-            diff: None,
-            note: Some("no expectation".into()),
-        };
+        return CaseResult::new(target, case, Status::NotApplicable, trace.lines)
+            .with_note("no expectation");
     };
     let mut difference = diff(&expected.trace, &trace.observations());
     trace.normalize_with(&expected.trace);
@@ -226,17 +225,13 @@ fn judge(
             difference = Some(difference.unwrap_or_default() + &missing);
         }
     }
+    let status = if difference.is_none() {
+        Status::Pass
+    } else {
+        Status::Fail
+    };
     CaseResult {
-        id: case.id.clone(),
-        rules: case.rules.clone(),
-        target: target.label(),
-        status: if difference.is_none() {
-            Status::Pass
-        } else {
-            Status::Fail
-        },
-        trace: trace.lines,
         diff: difference,
-        note: None,
+        ..CaseResult::new(target, case, status, trace.lines)
     }
 }
