@@ -231,7 +231,11 @@ impl Spawn {
     }
 
     pub fn command(&self, data: &Path) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_pgssl-server"));
+        let program = match self.user {
+            Some(_) => reachable_binary(),
+            None => PathBuf::from(env!("CARGO_BIN_EXE_pgssl-server")),
+        };
+        let mut cmd = Command::new(program);
         cmd.arg("-D")
             .arg(data)
             .args(["-p", "0", "-h", "127.0.0.1", "-k", ""]);
@@ -298,6 +302,30 @@ impl Log {
                 .collect(),
         }
     }
+}
+
+/// A copy of the server binary that another user can execute: the build directory may sit
+/// where only root can enter (a checkout under /root, or a 0700 temporary directory). Made once
+/// per test binary, under a temporary name renamed into place.
+fn reachable_binary() -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    static COPY: std::sync::OnceLock<(tempfile::TempDir, PathBuf)> = std::sync::OnceLock::new();
+    let (_, path) = COPY.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("pgssl-test-bin-")
+            .tempdir_in("/var/tmp")
+            .expect("binary directory");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod binary directory");
+        let partial = dir.path().join("pgssl-server.partial");
+        let path = dir.path().join("pgssl-server");
+        std::fs::copy(env!("CARGO_BIN_EXE_pgssl-server"), &partial).expect("copy the binary");
+        std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod the binary");
+        std::fs::rename(&partial, &path).expect("rename the binary");
+        (dir, path)
+    });
+    path.clone()
 }
 
 /// Collects lines from `r` on a thread.
