@@ -48,7 +48,27 @@ pub struct ConnFacts {
 
 impl ConnFacts {
     fn is_member(&self, role: &str) -> bool {
-        self.user == role || self.user_groups.iter().any(|g| g == role)
+        self.members().is_member(role)
+    }
+
+    fn members(&self) -> Members<'_> {
+        Members {
+            user: &self.user,
+            groups: &self.user_groups,
+        }
+    }
+}
+
+/// A user and the roles it is a member of (borrowed, for `+group` checks).
+#[derive(Clone, Copy)]
+struct Members<'a> {
+    user: &'a str,
+    groups: &'a [String],
+}
+
+impl Members<'_> {
+    fn is_member(self, role: &str) -> bool {
+        self.user == role || self.groups.iter().any(|g| g == role)
     }
 }
 
@@ -111,17 +131,18 @@ fn row_matches(row: &HbaRow, facts: &ConnFacts, promote: bool, replication_keywo
         }
     }
     check_db(&row.databases, facts, replication_keyword)
-        && check_role(&facts.user, &row.users, facts, false)
+        && check_role(&facts.user, &row.users, facts.members(), false)
 }
 
 fn same_family(a: IpAddr, b: IpAddr) -> bool {
     a.is_ipv4() == b.is_ipv4()
 }
 
-fn ip_bytes(a: IpAddr) -> Vec<u8> {
+/// The address as a number (big-endian, as its bytes are compared), without allocating.
+fn ip_bits(a: IpAddr) -> u128 {
     match a {
-        IpAddr::V4(v) => v.octets().to_vec(),
-        IpAddr::V6(v) => v.octets().to_vec(),
+        IpAddr::V4(v) => u128::from(u32::from(v)),
+        IpAddr::V6(v) => u128::from(v),
     }
 }
 
@@ -139,8 +160,7 @@ pub fn ip_in_range(client: IpAddr, addr: IpAddr, mask: IpAddr, promote: bool) ->
     if !same_family(client, addr) || !same_family(addr, mask) {
         return false;
     }
-    let (c, a, m) = (ip_bytes(client), ip_bytes(addr), ip_bytes(mask));
-    c.iter().zip(&a).zip(&m).all(|((c, a), m)| (c ^ a) & m == 0)
+    (ip_bits(client) ^ ip_bits(addr)) & ip_bits(mask) == 0
 }
 
 /// `hostname_match`: `.suffix` or whole-name, ASCII case-insensitive.
@@ -185,10 +205,15 @@ fn check_db(tokens: &[AuthToken], facts: &ConnFacts, replication_keyword: bool) 
 }
 
 /// `check_role`: `+group`, `all`, regex, then exact (or case-insensitive) name.
-fn check_role(role: &str, tokens: &[AuthToken], facts: &ConnFacts, case_insensitive: bool) -> bool {
+fn check_role(
+    role: &str,
+    tokens: &[AuthToken],
+    members: Members<'_>,
+    case_insensitive: bool,
+) -> bool {
     tokens.iter().any(|tok| {
         if tok.is_member_check() {
-            facts.is_member(&tok.text[1..])
+            members.is_member(&tok.text[1..])
         } else if tok.is_keyword("all") {
             true
         } else if let Some(re) = tok.regex() {
@@ -241,14 +266,18 @@ fn check_ident_line(
     if row.map != map {
         return Ok(LineOutcome::NoMatch);
     }
-    let facts = ConnFacts {
-        user: pg_user.to_string(),
-        user_groups: user_groups.to_vec(),
-        ..ConnFacts::default()
+    let members = Members {
+        user: pg_user,
+        groups: user_groups,
     };
     let pg_matches = |tok: &AuthToken| -> bool {
         if keywords {
-            check_role(pg_user, std::slice::from_ref(tok), &facts, case_insensitive)
+            check_role(
+                pg_user,
+                std::slice::from_ref(tok),
+                members,
+                case_insensitive,
+            )
         } else if case_insensitive {
             tok.text.eq_ignore_ascii_case(pg_user)
         } else {

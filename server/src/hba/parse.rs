@@ -3,6 +3,8 @@
 //! per-profile dialect table ([`HbaDialect`]), the validation messages
 //! ([`HbaError`], [`Diagnostic`]) and `Display` back to configuration text.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -933,18 +935,57 @@ impl AuthToken {
     /// Compile `/pattern` tokens (any other token is left alone).
     fn compile(&mut self) -> Result<(), HbaError> {
         if let Some(pat) = self.text.strip_prefix('/') {
-            match Regex::new(pat) {
+            match compile_regex(pat) {
                 Ok(re) => self.regex = Some(re),
-                Err(e) => {
+                Err(reason) => {
                     return Err(HbaError::InvalidRegex {
                         pattern: pat.to_string(),
-                        reason: pg_regerror(&e),
+                        reason,
                     });
                 }
             }
         }
         Ok(())
     }
+}
+
+/// How many patterns [`compile_regex`] keeps per generation (two generations are kept).
+const REGEX_CACHE_GENERATION: usize = 32;
+
+/// Recently compiled patterns: the current generation and the one before it.
+#[derive(Default)]
+struct RegexCache {
+    current: HashMap<Box<str>, Result<Regex, String>>,
+    previous: HashMap<Box<str>, Result<Regex, String>>,
+}
+
+thread_local! {
+    static REGEX_CACHE: RefCell<RegexCache> = RefCell::default();
+}
+
+/// `Regex::new(pattern)`, with a regex crate error translated by [`pg_regerror`].
+///
+/// Compiling is by far the most expensive step of parsing a `/regex` token, and the same
+/// patterns come back: a reload re-reads the same files, and a file printed from parsed
+/// rows is parsed again. So results (errors too) are kept in a small per-thread cache of
+/// the most recent patterns. A `Regex` clone shares the compiled program, so a cached
+/// answer is the same regex as a fresh compilation.
+fn compile_regex(pattern: &str) -> Result<Regex, String> {
+    REGEX_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(hit) = cache.current.get(pattern) {
+            return hit.clone();
+        }
+        let result = match cache.previous.remove(pattern) {
+            Some(hit) => hit,
+            None => Regex::new(pattern).map_err(|e| pg_regerror(&e)),
+        };
+        if cache.current.len() >= REGEX_CACHE_GENERATION {
+            cache.previous = std::mem::take(&mut cache.current);
+        }
+        cache.current.insert(pattern.into(), result.clone());
+        result
+    })
 }
 
 /// Address field of a non-local row.
@@ -1307,8 +1348,8 @@ fn lossy(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// What [`Tokenizer::next_token`] found besides the text (left in `Tokenizer::token`).
 struct RawToken {
-    text: Vec<u8>,
     initial_quote: bool,
     terminating_comma: bool,
 }
@@ -1317,6 +1358,8 @@ struct Tokenizer<'r> {
     d: &'static HbaDialect,
     resolver: &'r dyn IncludeResolver,
     diags: Vec<Diagnostic>,
+    /// The current token's dequoted bytes (reused for every token).
+    token: Vec<u8>,
 }
 
 impl Tokenizer<'_> {
@@ -1334,8 +1377,11 @@ impl Tokenizer<'_> {
     fn tokenize(&mut self, file: &str, text: &str, depth: usize, out: &mut Vec<TokenizedLine>) {
         let mut phys = text.split_inclusive('\n');
         let mut line_number = 1usize;
+        // One buffer for the whole file: a logical line is copied into it (its continuations
+        // joined, cut at a NUL) and tokenized from there.
+        let mut buf = String::new();
         loop {
-            let mut buf = String::new();
+            buf.clear();
             let mut got_any = false;
             let mut last_backslash = 0usize;
             let mut continuations = 0usize;
@@ -1423,7 +1469,8 @@ impl Tokenizer<'_> {
         });
     }
 
-    /// `next_token`: `Ok(None)` at end of line or comment.
+    /// `next_token`: `Ok(None)` at end of line or comment. The token's text is left in
+    /// `self.token`.
     fn next_token(&mut self, line: &[u8], pos: &mut usize) -> Result<Option<RawToken>, ()> {
         let at = |i: usize| line.get(i).copied().unwrap_or(0);
         let mut c = at(*pos);
@@ -1432,7 +1479,8 @@ impl Tokenizer<'_> {
             c = at(*pos);
             *pos += 1;
         }
-        let mut buf: Vec<u8> = Vec::new();
+        let mut buf = std::mem::take(&mut self.token);
+        buf.clear();
         let (mut in_quote, mut was_quote, mut saw_quote) = (false, false, false);
         let (mut initial_quote, mut terminating_comma) = (false, false);
         while c != 0 && (!is_blank(c) || in_quote) {
@@ -1446,6 +1494,7 @@ impl Tokenizer<'_> {
             if self.d.max_token_bytes.is_some_and(|max| buf.len() >= max) {
                 // 8.4 and 15 log this without a CONTEXT line.
                 self.error(HbaError::TokenTooLong(lossy(&buf)), None);
+                self.token = buf;
                 *pos = line.len();
                 return Err(());
             }
@@ -1472,15 +1521,12 @@ impl Tokenizer<'_> {
             *pos += 1;
         }
         *pos -= 1;
-        if saw_quote || !buf.is_empty() {
-            Ok(Some(RawToken {
-                text: buf,
-                initial_quote,
-                terminating_comma,
-            }))
-        } else {
-            Ok(None)
-        }
+        let found = saw_quote || !buf.is_empty();
+        self.token = buf;
+        Ok(found.then_some(RawToken {
+            initial_quote,
+            terminating_comma,
+        }))
     }
 
     /// `next_field_expand`: one field (comma list), with `@file` expansion.
@@ -1503,14 +1549,15 @@ impl Tokenizer<'_> {
                 Ok(None) => break,
                 Ok(Some(t)) => t,
             };
-            if !tok.initial_quote && tok.text.len() > 1 && tok.text[0] == b'@' {
-                let inc = lossy(&tok.text[1..]);
+            let text = &self.token;
+            if !tok.initial_quote && text.len() > 1 && text[0] == b'@' {
+                let inc = lossy(&text[1..]);
                 match self.expand_file(file, &inc, depth + 1, (file, line_no)) {
                     Some(mut more) => tokens.append(&mut more),
                     None => *error = true,
                 }
             } else {
-                tokens.push(AuthToken::new(lossy(&tok.text), tok.initial_quote));
+                tokens.push(AuthToken::new(lossy(text), tok.initial_quote));
             }
             if !tok.terminating_comma || *error {
                 break;
@@ -1661,6 +1708,7 @@ pub fn tokenize_str(
         d: dialect(opts.profile),
         resolver: opts.resolver,
         diags: Vec::new(),
+        token: Vec::new(),
     };
     let mut lines = Vec::new();
     tk.tokenize(path, text, 0, &mut lines);
@@ -1935,21 +1983,20 @@ impl LineParser<'_> {
         });
     }
 
-    fn compile_tokens(&mut self, tokens: &[AuthToken]) -> Result<Vec<AuthToken>, HbaError> {
-        let mut out = Vec::with_capacity(tokens.len());
-        for t in tokens {
-            let mut t = t.clone();
-            if self.d.regex_db_user {
+    fn compile_tokens(&mut self, mut tokens: Vec<AuthToken>) -> Result<Vec<AuthToken>, HbaError> {
+        if self.d.regex_db_user {
+            for t in &mut tokens {
                 t.compile()?;
             }
-            out.push(t);
         }
-        Ok(out)
+        Ok(tokens)
     }
 
-    fn parse(&mut self) -> Option<HbaRow> {
+    /// Parses the line; `fields` and `raw` are the line's (moved out of `self.tl`, so that
+    /// what the row keeps is not copied).
+    fn parse(&mut self, fields: Vec<Vec<AuthToken>>, raw: String) -> Option<HbaRow> {
         let tl = self.tl;
-        let mut fields = tl.fields.iter();
+        let mut fields = fields.into_iter();
 
         // connection type
         let Some(f) = fields.next() else {
@@ -2126,7 +2173,7 @@ impl LineParser<'_> {
         let mut row = HbaRow {
             file: tl.file.clone(),
             line: tl.line,
-            raw_line: tl.raw.clone(),
+            raw_line: raw,
             conn_type,
             databases,
             users,
@@ -2151,7 +2198,11 @@ impl LineParser<'_> {
                         return self.fail(e, None);
                     }
                 }
-                row.options.push((name.to_string(), val.to_string()));
+                let value = val.to_string();
+                // The token's own text becomes the name.
+                let mut name = tok.text;
+                name.truncate(name.len() - value.len() - 1);
+                row.options.push((name, value));
             }
         }
 
@@ -2355,18 +2406,21 @@ pub fn parse_hba_str(text: &str, path: &str, opts: &ParseOptions<'_>) -> HbaLoad
     let (lines, mut diagnostics) = tokenize_str(text, path, opts);
     let mut rows = Vec::new();
     let mut ok = true;
-    for tl in &lines {
+    for mut tl in lines {
         if tl.error {
             ok = false;
             continue;
         }
+        let fields = std::mem::take(&mut tl.fields);
+        let raw = std::mem::take(&mut tl.raw);
+        let tl = &tl;
         let mut lp = LineParser {
             d,
             opts,
             tl,
             diags: &mut diagnostics,
         };
-        match lp.parse() {
+        match lp.parse(fields, raw) {
             Some(r) => rows.push(r),
             None => ok = false,
         }
@@ -2428,8 +2482,10 @@ fn open_failure(prefix: &'static str, path: &str, e: &std::io::Error) -> Diagnos
 // pg_ident.conf parsing
 // ---------------------------------------------------------------------------
 
+/// `fields` are `tl`'s, moved out of it so that the tokens the row keeps are not copied.
 fn parse_ident_line(
     tl: &TokenizedLine,
+    fields: Vec<Vec<AuthToken>>,
     d: &'static HbaDialect,
 ) -> Result<IdentRow, (HbaError, bool)> {
     // (error, has CONTEXT line)
@@ -2446,16 +2502,17 @@ fn parse_ident_line(
             (HbaError::IdentMissingEntry, true)
         }
     };
-    let single = |f: Option<&Vec<AuthToken>>| -> Result<AuthToken, (HbaError, bool)> {
-        let f = f.ok_or_else(missing)?;
+    let mut fields = fields.into_iter();
+    let mut single = || -> Result<AuthToken, (HbaError, bool)> {
+        let f = fields.next().ok_or_else(missing)?;
         if f.len() > 1 {
             return Err((HbaError::IdentMultipleValues, true));
         }
-        f.first().cloned().ok_or_else(missing)
+        f.into_iter().next().ok_or_else(missing)
     };
-    let map = single(tl.fields.first())?;
-    let mut system_user = single(tl.fields.get(1))?;
-    let mut pg_user = single(tl.fields.get(2))?;
+    let map = single()?;
+    let mut system_user = single()?;
+    let mut pg_user = single()?;
     system_user.compile().map_err(|e| (e, true))?;
     if d.ident_pg_user_keywords {
         pg_user.compile().map_err(|e| (e, true))?;
@@ -2474,11 +2531,12 @@ pub fn parse_ident_str(text: &str, path: &str, opts: &ParseOptions<'_>) -> Ident
     let d = dialect(opts.profile);
     let (lines, mut diagnostics) = tokenize_str(text, path, opts);
     let mut rows = Vec::new();
-    for tl in &lines {
+    for mut tl in lines {
         if tl.error {
             continue;
         }
-        match parse_ident_line(tl, d) {
+        let fields = std::mem::take(&mut tl.fields);
+        match parse_ident_line(&tl, fields, d) {
             Ok(r) => rows.push(r),
             Err((error, with_context)) => diagnostics.push(Diagnostic {
                 severity: Severity::Log,
@@ -2722,6 +2780,32 @@ mod tests {
     }
 
     // ----- tokenizer -------------------------------------------------------
+
+    #[test]
+    fn regex_cache_gives_the_same_answers() {
+        // Enough other patterns in between to push the first ones out of both generations.
+        for round in 0..3 {
+            let ok = compile_regex("^a(b*)$").expect("valid");
+            assert!(ok.is_match("abbb") && !ok.is_match("ba"));
+            assert_eq!(
+                compile_regex("(unclosed").unwrap_err(),
+                "parentheses () not balanced"
+            );
+            for i in 0..(2 * REGEX_CACHE_GENERATION + round) {
+                compile_regex(&format!("^x{i}$")).expect("valid");
+            }
+        }
+        let text = "m /^(.*)@EXAMPLE$ \\1\nm /(bad x\n";
+        for _ in 0..2 {
+            let load = parse_ident_str(text, PATH, &ParseOptions::new(Profile::Pg18));
+            assert_eq!(load.config.rows.len(), 1);
+            assert!(load.config.rows[0].system_user.regex().is_some());
+            assert_eq!(
+                load.diagnostics[0].message(),
+                "invalid regular expression \"(bad\": parentheses () not balanced"
+            );
+        }
+    }
 
     #[test]
     fn list_tokens_with_quotes() {
