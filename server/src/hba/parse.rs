@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
 use regex::Regex;
 
@@ -897,7 +898,8 @@ impl Diagnostic {
 pub struct AuthToken {
     pub text: String,
     pub quoted: bool,
-    regex: Option<Regex>,
+    /// Shared, so that copies of a row use one compiled program and its search caches.
+    regex: Option<Arc<Regex>>,
 }
 
 impl PartialEq for AuthToken {
@@ -929,13 +931,17 @@ impl AuthToken {
     }
 
     pub fn regex(&self) -> Option<&Regex> {
-        self.regex.as_ref()
+        self.regex.as_deref()
     }
 
-    /// Compile `/pattern` tokens (any other token is left alone).
-    fn compile(&mut self) -> Result<(), HbaError> {
+    /// Compile `/pattern` tokens (any other token is left alone), through `cache` if given.
+    fn compile(&mut self, cache: Option<&RegexCache>) -> Result<(), HbaError> {
         if let Some(pat) = self.text.strip_prefix('/') {
-            match compile_regex(pat) {
+            let compiled = match cache {
+                Some(cache) => cache.compile(pat),
+                None => compile_regex(pat),
+            };
+            match compiled {
                 Ok(re) => self.regex = Some(re),
                 Err(reason) => {
                     return Err(HbaError::InvalidRegex {
@@ -949,43 +955,52 @@ impl AuthToken {
     }
 }
 
-/// How many patterns [`compile_regex`] keeps per generation (two generations are kept).
-const REGEX_CACHE_GENERATION: usize = 32;
-
-/// Recently compiled patterns: the current generation and the one before it.
+/// Compiled `/regex` patterns by pattern text (errors too), to share between parses.
+///
+/// Compiling is by far the most expensive step of parsing a `/regex` token, and the same
+/// patterns come back when a file printed from parsed rows is parsed again, or a file is
+/// read as both pg_hba.conf and pg_ident.conf (as the fuzz target does). With a cache in
+/// [`ParseOptions::with_regex_cache`] each pattern is compiled once; the tokens share the
+/// compiled regex, including its search caches. The cache grows with the number of
+/// distinct patterns and is freed with it. Without one, every token is compiled anew.
 #[derive(Default)]
-struct RegexCache {
-    current: HashMap<Box<str>, Result<Regex, String>>,
-    previous: HashMap<Box<str>, Result<Regex, String>>,
+pub struct RegexCache {
+    patterns: RefCell<HashMap<Box<str>, CompiledPattern>>,
 }
 
-thread_local! {
-    static REGEX_CACHE: RefCell<RegexCache> = RefCell::default();
+/// A compiled pattern, or `pg_regerror`'s text for why it does not compile.
+type CompiledPattern = Result<Arc<Regex>, String>;
+
+impl RegexCache {
+    pub fn new() -> RegexCache {
+        RegexCache::default()
+    }
+
+    fn compile(&self, pattern: &str) -> CompiledPattern {
+        if let Some(hit) = self.patterns.borrow().get(pattern) {
+            return hit.clone();
+        }
+        let result = compile_regex(pattern);
+        self.patterns
+            .borrow_mut()
+            .insert(pattern.into(), result.clone());
+        result
+    }
+}
+
+impl fmt::Debug for RegexCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegexCache")
+            .field("patterns", &self.patterns.borrow().len())
+            .finish()
+    }
 }
 
 /// `Regex::new(pattern)`, with a regex crate error translated by [`pg_regerror`].
-///
-/// Compiling is by far the most expensive step of parsing a `/regex` token, and the same
-/// patterns come back: a reload re-reads the same files, and a file printed from parsed
-/// rows is parsed again. So results (errors too) are kept in a small per-thread cache of
-/// the most recent patterns. A `Regex` clone shares the compiled program, so a cached
-/// answer is the same regex as a fresh compilation.
-fn compile_regex(pattern: &str) -> Result<Regex, String> {
-    REGEX_CACHE.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if let Some(hit) = cache.current.get(pattern) {
-            return hit.clone();
-        }
-        let result = match cache.previous.remove(pattern) {
-            Some(hit) => hit,
-            None => Regex::new(pattern).map_err(|e| pg_regerror(&e)),
-        };
-        if cache.current.len() >= REGEX_CACHE_GENERATION {
-            cache.previous = std::mem::take(&mut cache.current);
-        }
-        cache.current.insert(pattern.into(), result.clone());
-        result
-    })
+fn compile_regex(pattern: &str) -> CompiledPattern {
+    Regex::new(pattern)
+        .map(Arc::new)
+        .map_err(|e| pg_regerror(&e))
 }
 
 /// Address field of a non-local row.
@@ -1243,6 +1258,8 @@ pub struct ParseOptions<'a> {
     pub ssl_enabled: bool,
     pub build: BuildFeatures,
     pub resolver: &'a dyn IncludeResolver,
+    /// Where `/regex` tokens are compiled (`None`: each one anew).
+    pub regex_cache: Option<&'a RegexCache>,
 }
 
 impl ParseOptions<'static> {
@@ -1253,17 +1270,37 @@ impl ParseOptions<'static> {
             ssl_enabled: true,
             build: BuildFeatures::ALL,
             resolver: &NoIncludes,
+            regex_cache: None,
         }
     }
 }
 
 impl<'a> ParseOptions<'a> {
-    pub fn with_resolver<'b>(self, resolver: &'b dyn IncludeResolver) -> ParseOptions<'b> {
+    pub fn with_resolver<'b>(self, resolver: &'b dyn IncludeResolver) -> ParseOptions<'b>
+    where
+        'a: 'b,
+    {
         ParseOptions {
             profile: self.profile,
             ssl_enabled: self.ssl_enabled,
             build: self.build,
             resolver,
+            regex_cache: self.regex_cache,
+        }
+    }
+
+    /// Compile `/regex` tokens through `cache`, so that parses sharing it compile each
+    /// pattern once.
+    pub fn with_regex_cache<'b>(self, cache: &'b RegexCache) -> ParseOptions<'b>
+    where
+        'a: 'b,
+    {
+        ParseOptions {
+            profile: self.profile,
+            ssl_enabled: self.ssl_enabled,
+            build: self.build,
+            resolver: self.resolver,
+            regex_cache: Some(cache),
         }
     }
 
@@ -1986,7 +2023,7 @@ impl LineParser<'_> {
     fn compile_tokens(&mut self, mut tokens: Vec<AuthToken>) -> Result<Vec<AuthToken>, HbaError> {
         if self.d.regex_db_user {
             for t in &mut tokens {
-                t.compile()?;
+                t.compile(self.opts.regex_cache)?;
             }
         }
         Ok(tokens)
@@ -2487,6 +2524,7 @@ fn parse_ident_line(
     tl: &TokenizedLine,
     fields: Vec<Vec<AuthToken>>,
     d: &'static HbaDialect,
+    regex_cache: Option<&RegexCache>,
 ) -> Result<IdentRow, (HbaError, bool)> {
     // (error, has CONTEXT line)
     let missing = || {
@@ -2513,9 +2551,9 @@ fn parse_ident_line(
     let map = single()?;
     let mut system_user = single()?;
     let mut pg_user = single()?;
-    system_user.compile().map_err(|e| (e, true))?;
+    system_user.compile(regex_cache).map_err(|e| (e, true))?;
     if d.ident_pg_user_keywords {
-        pg_user.compile().map_err(|e| (e, true))?;
+        pg_user.compile(regex_cache).map_err(|e| (e, true))?;
     }
     Ok(IdentRow {
         file: tl.file.clone(),
@@ -2536,7 +2574,7 @@ pub fn parse_ident_str(text: &str, path: &str, opts: &ParseOptions<'_>) -> Ident
             continue;
         }
         let fields = std::mem::take(&mut tl.fields);
-        match parse_ident_line(&tl, fields, d) {
+        match parse_ident_line(&tl, fields, d, opts.regex_cache) {
             Ok(r) => rows.push(r),
             Err((error, with_context)) => diagnostics.push(Diagnostic {
                 severity: Severity::Log,
@@ -2783,28 +2821,33 @@ mod tests {
 
     #[test]
     fn regex_cache_gives_the_same_answers() {
-        // Enough other patterns in between to push the first ones out of both generations.
-        for round in 0..3 {
-            let ok = compile_regex("^a(b*)$").expect("valid");
-            assert!(ok.is_match("abbb") && !ok.is_match("ba"));
-            assert_eq!(
-                compile_regex("(unclosed").unwrap_err(),
-                "parentheses () not balanced"
-            );
-            for i in 0..(2 * REGEX_CACHE_GENERATION + round) {
-                compile_regex(&format!("^x{i}$")).expect("valid");
-            }
-        }
-        let text = "m /^(.*)@EXAMPLE$ \\1\nm /(bad x\n";
+        let text = "m /^(.*)@EXAMPLE$ \\1\nm /(bad x\nm /^(.*)@EXAMPLE$ y\n";
+        let cache = RegexCache::new();
+        let uncached = parse_ident_str(text, PATH, &ParseOptions::new(Profile::Pg18));
         for _ in 0..2 {
-            let load = parse_ident_str(text, PATH, &ParseOptions::new(Profile::Pg18));
-            assert_eq!(load.config.rows.len(), 1);
-            assert!(load.config.rows[0].system_user.regex().is_some());
+            let opts = ParseOptions::new(Profile::Pg18).with_regex_cache(&cache);
+            let load = parse_ident_str(text, PATH, &opts);
+            assert_eq!(load.diagnostics, uncached.diagnostics);
             assert_eq!(
                 load.diagnostics[0].message(),
                 "invalid regular expression \"(bad\": parentheses () not balanced"
             );
+            assert_eq!(load.config.rows.len(), 2);
+            for (a, b) in load.config.rows.iter().zip(&uncached.config.rows) {
+                assert!(a.same_rule(b));
+            }
+            // One compiled program for both rows.
+            let (a, b) = (&load.config.rows[0], &load.config.rows[1]);
+            assert!(std::ptr::eq(
+                a.system_user.regex().unwrap(),
+                b.system_user.regex().unwrap()
+            ));
+            assert_eq!(
+                crate::hba::map_identity(&load.config, "m", "joe@EXAMPLE", "joe", false),
+                Ok(true)
+            );
         }
+        assert_eq!(cache.patterns.borrow().len(), 2);
     }
 
     #[test]
