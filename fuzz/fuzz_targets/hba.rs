@@ -6,22 +6,30 @@
 //! are none: an empty pg_hba.conf is an error in 15) to the same
 //! rules (`same_rule`), and printing is a fixpoint. Matching agrees across the round trip:
 //! for a fixed set of connections the first matching row of the original and of the
-//! re-parsed file are the same rule, and identity mapping gives the same answer.
+//! re-parsed file are the same rule, and identity mapping gives the same answer. The four
+//! parses of a run share one `RegexCache`, so each `/regex` pattern is compiled once.
 #![no_main]
 
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use pgssl_server::hba::{
-    ConnFacts, ConnKind, HbaRow, IdentRow, ParseOptions, find_row, map_identity, parse_hba_str,
-    parse_ident_str,
+    ConnFacts, ConnKind, HbaRow, IdentRow, ParseOptions, RegexCache, find_row, map_identity,
+    parse_hba_str, parse_ident_str,
 };
 use pgssl_server::profile::Profile;
 
 const HBA: &str = "/data/pg_hba.conf";
 const IDENT: &str = "/data/pg_ident.conf";
 
-fn connections() -> Vec<ConnFacts> {
+/// The fixed connections, built once per process.
+fn connections() -> &'static [ConnFacts] {
+    static CONNECTIONS: OnceLock<Vec<ConnFacts>> = OnceLock::new();
+    CONNECTIONS.get_or_init(build_connections)
+}
+
+fn build_connections() -> Vec<ConnFacts> {
     let conn = |kind, ssl, addr: Option<&str>, user: &str, database: &str| ConnFacts {
         kind,
         ssl,
@@ -41,12 +49,12 @@ fn connections() -> Vec<ConnFacts> {
     ]
 }
 
-fn check_hba(profile: Profile, text: &str) {
-    let opts = ParseOptions::new(profile);
-    let first = parse_hba_str(text, HBA, &opts);
+fn check_hba(opts: &ParseOptions<'_>, text: &str) {
+    let profile = opts.profile;
+    let first = parse_hba_str(text, HBA, opts);
     let _ = first.render_log();
     let printed = first.config.to_string();
-    let second = parse_hba_str(&printed, HBA, &opts);
+    let second = parse_hba_str(&printed, HBA, opts);
     // (An empty file is itself an error in 15: "contains no entries".)
     assert!(
         second.is_ok() || first.config.rows.is_empty(),
@@ -67,8 +75,8 @@ fn check_hba(profile: Profile, text: &str) {
         "printing is not a fixpoint"
     );
     for facts in connections() {
-        let a = find_row(&first.config, &facts);
-        let b = find_row(&second.config, &facts);
+        let a = find_row(&first.config, facts);
+        let b = find_row(&second.config, facts);
         match (a, b) {
             (None, None) => {}
             (Some(a), Some(b)) => assert!(HbaRow::same_rule(a, b)),
@@ -77,12 +85,12 @@ fn check_hba(profile: Profile, text: &str) {
     }
 }
 
-fn check_ident(profile: Profile, text: &str) {
-    let opts = ParseOptions::new(profile);
-    let first = parse_ident_str(text, IDENT, &opts);
+fn check_ident(opts: &ParseOptions<'_>, text: &str) {
+    let profile = opts.profile;
+    let first = parse_ident_str(text, IDENT, opts);
     let _ = first.render_log();
     let printed = first.config.to_string();
-    let second = parse_ident_str(&printed, IDENT, &opts);
+    let second = parse_ident_str(&printed, IDENT, opts);
     assert!(
         second.is_ok(),
         "printed rows do not parse ({profile:?}):\n{printed}\n{}",
@@ -122,6 +130,10 @@ fuzz_target!(|data: &[u8]| {
     // fuzzer still reaches all three (one profile per run keeps the target fast).
     let profile = Profile::ALL[data.len() % Profile::ALL.len()];
     let text = String::from_utf8_lossy(data);
-    check_hba(profile, &text);
-    check_ident(profile, &text);
+    // All four parses compile each `/regex` pattern once (freed with the run, so that
+    // libFuzzer's leak check sees every allocation of a run freed by its end).
+    let regexes = RegexCache::new();
+    let opts = ParseOptions::new(profile).with_regex_cache(&regexes);
+    check_hba(&opts, &text);
+    check_ident(&opts, &text);
 });
