@@ -400,10 +400,12 @@ struct Lexer<'a> {
     line: u32,
 }
 
-fn is_letter(b: u8) -> bool {
+const fn is_letter(b: u8) -> bool {
     b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
 }
 
+// (For the rules below.)
+#[cfg(test)]
 fn is_letter_or_digit(b: u8) -> bool {
     is_letter(b) || b.is_ascii_digit()
 }
@@ -413,6 +415,8 @@ fn count_while(s: &[u8], from: usize, pred: impl Fn(u8) -> bool) -> usize {
         .map_or(0, |rest| rest.iter().take_while(|&&b| pred(b)).count())
 }
 
+// (The rule on its own: the tests check `longest_match` against it.)
+#[cfg(test)]
 fn match_id(s: &[u8]) -> usize {
     match s.first() {
         Some(&b) if is_letter(b) => 1 + count_while(s, 1, is_letter_or_digit),
@@ -420,6 +424,8 @@ fn match_id(s: &[u8]) -> usize {
     }
 }
 
+// (The rule on its own: the tests check `longest_match` against it.)
+#[cfg(test)]
 fn match_qualified_id(s: &[u8]) -> usize {
     let first = match_id(s);
     if first == 0 || s.get(first) != Some(&b'.') {
@@ -431,6 +437,8 @@ fn match_qualified_id(s: &[u8]) -> usize {
     }
 }
 
+// (The rule on its own: the tests check `longest_match` against it.)
+#[cfg(test)]
 fn match_unquoted_string(s: &[u8]) -> usize {
     match s.first() {
         Some(&b) if is_letter(b) => {
@@ -510,6 +518,93 @@ fn match_real(s: &[u8]) -> usize {
     end
 }
 
+/// Byte classes for [`longest_match`]: one table lookup per byte instead of a chain of
+/// comparisons (the lexer is the hottest loop when fuzzing).
+const LETTER: u8 = 1;
+const DIGIT: u8 = 2;
+/// `[-._:/]`, which UNQUOTED_STRING allows after its first letter.
+const UNQUOTED_EXTRA: u8 = 4;
+const BLANK: u8 = 8;
+
+static BYTE_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if is_letter(c) {
+            table[b] |= LETTER;
+        }
+        if c.is_ascii_digit() {
+            table[b] |= DIGIT;
+        }
+        if matches!(c, b'-' | b'.' | b'_' | b':' | b'/') {
+            table[b] |= UNQUOTED_EXTRA;
+        }
+        if matches!(c, b' ' | b'\t' | b'\r') {
+            table[b] |= BLANK;
+        }
+        b += 1;
+    }
+    table
+};
+
+/// Length of the prefix of `s` whose bytes are all in one of `classes`.
+fn count_class(s: &[u8], classes: u8) -> usize {
+    s.iter()
+        .take_while(|&&b| BYTE_CLASS[usize::from(b)] & classes != 0)
+        .count()
+}
+
+/// The longest of the rules' matches at the start of `s` (not empty, not starting with a
+/// newline, blank or `#`), the earliest rule winning a tie; an error token of one byte if
+/// none matches. Only the rules that can match the first byte are tried, and ID,
+/// QUALIFIED_ID and UNQUOTED_STRING share one scan.
+fn longest_match(s: &[u8]) -> (TokenKind, usize) {
+    let Some(&first) = s.first() else {
+        return (TokenKind::Error, 1);
+    };
+    if BYTE_CLASS[usize::from(first)] & LETTER != 0 {
+        // UNQUOTED_STRING's bytes include ID's, and a QUALIFIED_ID is an ID, a dot and
+        // an ID, so the unquoted match is at least as long as the other two.
+        let id = 1 + count_class(&s[1..], LETTER | DIGIT);
+        let unquoted = id + count_class(&s[id..], LETTER | DIGIT | UNQUOTED_EXTRA);
+        let mut best = (TokenKind::Id, id);
+        if unquoted > id && s[id] == b'.' {
+            let second = match s.get(id + 1) {
+                Some(&b) if BYTE_CLASS[usize::from(b)] & LETTER != 0 => {
+                    1 + count_class(&s[id + 2..], LETTER | DIGIT)
+                }
+                _ => 0,
+            };
+            if second > 0 {
+                best = (TokenKind::QualifiedId, id + 1 + second);
+            }
+        }
+        if unquoted > best.1 {
+            best = (TokenKind::UnquotedString, unquoted);
+        }
+        return best;
+    }
+    match first {
+        b'\'' => match match_string(s) {
+            0 => (TokenKind::Error, 1),
+            len => (TokenKind::String, len),
+        },
+        b'=' => (TokenKind::Equals, 1),
+        b'+' | b'-' | b'.' | b'0'..=b'9' => {
+            let (integer, real) = (match_integer(s), match_real(s));
+            if real > integer {
+                (TokenKind::Real, real)
+            } else if integer > 0 {
+                (TokenKind::Integer, integer)
+            } else {
+                (TokenKind::Error, 1)
+            }
+        }
+        _ => (TokenKind::Error, 1),
+    }
+}
+
 impl<'a> Lexer<'a> {
     fn new(input: &'a [u8]) -> Self {
         Lexer {
@@ -534,7 +629,7 @@ impl<'a> Lexer<'a> {
                     });
                 }
                 b' ' | b'\t' | b'\r' => {
-                    self.pos += count_while(rest, 0, |b| matches!(b, b' ' | b'\t' | b'\r'));
+                    self.pos += count_class(rest, BLANK);
                     continue;
                 }
                 b'#' => {
@@ -543,23 +638,7 @@ impl<'a> Lexer<'a> {
                 }
                 _ => {}
             }
-            let candidates = [
-                (TokenKind::Id, match_id(rest)),
-                (TokenKind::QualifiedId, match_qualified_id(rest)),
-                (TokenKind::String, match_string(rest)),
-                (TokenKind::UnquotedString, match_unquoted_string(rest)),
-                (TokenKind::Integer, match_integer(rest)),
-                (TokenKind::Real, match_real(rest)),
-                (TokenKind::Equals, usize::from(first == b'=')),
-            ];
-            // Longest match; the earliest rule wins a tie.
-            let (kind, len) = candidates
-                .into_iter()
-                .fold(
-                    (TokenKind::Error, 0),
-                    |best, c| if c.1 > best.1 { c } else { best },
-                );
-            let len = len.max(1);
+            let (kind, len) = longest_match(rest);
             self.pos += len;
             return Some(Token {
                 kind,
@@ -574,6 +653,14 @@ impl<'a> Lexer<'a> {
 fn c_text(bytes: &[u8]) -> String {
     let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
     String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+/// [`c_text`] of bytes already owned, reusing their allocation when they are valid UTF-8.
+fn c_text_owned(mut bytes: Vec<u8>) -> String {
+    if let Some(end) = bytes.iter().position(|&b| b == 0) {
+        bytes.truncate(end);
+    }
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// `DeescapeQuotedString`: strip the quotes of a STRING token, collapse
@@ -712,6 +799,18 @@ fn is_blank(name: &Path) -> bool {
 /// Lexical `canonicalize_path`: drop `.` components, duplicate and trailing
 /// separators, and resolve `..` against preceding components.
 fn canonicalize_path(path: &Path) -> PathBuf {
+    if !path.components().any(|c| c == Component::ParentDir) {
+        // Nothing to resolve: the components without `.` (what the general case below
+        // computes), built without the intermediate list.
+        let mut out = PathBuf::with_capacity(path.as_os_str().len());
+        for component in path.components().filter(|c| *c != Component::CurDir) {
+            out.push(component);
+        }
+        if out.as_os_str().is_empty() {
+            out.push(".");
+        }
+        return out;
+    }
     let mut parts: Vec<Component<'_>> = Vec::new();
     for component in path.components() {
         match component {
@@ -888,9 +987,10 @@ impl<'p> Reader<'p> {
 
     /// Handle one well-formed line: a directive or an item.
     fn process_line(&mut self, line: &Line<'_>, file: &Path, line_no: u32, depth: u32) -> bool {
-        let name = c_text(line.name.text).to_ascii_lowercase();
+        let mut name = c_text(line.name.text);
+        name.make_ascii_lowercase();
         let value = if line.value.kind == TokenKind::String {
-            c_text(&deescape_quoted_string(line.value.text))
+            c_text_owned(deescape_quoted_string(line.value.text))
         } else {
             c_text(line.value.text)
         };
@@ -1661,6 +1761,78 @@ mod tests {
             config_location(Path::new("/abs/x.conf"), Some(Path::new("/etc/p.conf"))),
             Path::new("/abs/x.conf")
         );
+    }
+
+    /// Every rule tried on its own, the longest match kept (the first rule wins a tie):
+    /// the specification [`longest_match`] is checked against.
+    fn longest_match_reference(rest: &[u8]) -> (TokenKind, usize) {
+        let first = rest[0];
+        let candidates = [
+            (TokenKind::Id, match_id(rest)),
+            (TokenKind::QualifiedId, match_qualified_id(rest)),
+            (TokenKind::String, match_string(rest)),
+            (TokenKind::UnquotedString, match_unquoted_string(rest)),
+            (TokenKind::Integer, match_integer(rest)),
+            (TokenKind::Real, match_real(rest)),
+            (TokenKind::Equals, usize::from(first == b'=')),
+        ];
+        let (kind, len) =
+            candidates.into_iter().fold(
+                (TokenKind::Error, 0),
+                |best, c| {
+                    if c.1 > best.1 { c } else { best }
+                },
+            );
+        (kind, len.max(1))
+    }
+
+    #[test]
+    fn longest_match_agrees_with_every_rule_tried_alone() {
+        // Every string of up to 4 bytes over an alphabet with a byte of each class, and
+        // pseudo-random longer ones.
+        let alphabet = b"aZ_\xc3\x800x9.+-eE'\\:/=#\n ";
+        let mut inputs: Vec<Vec<u8>> = vec![Vec::new()];
+        for _ in 0..4 {
+            let longer: Vec<Vec<u8>> = inputs
+                .iter()
+                .filter(|s| s.len() == inputs.last().map_or(0, Vec::len))
+                .flat_map(|s| {
+                    alphabet.iter().map(move |&b| {
+                        let mut t = s.clone();
+                        t.push(b);
+                        t
+                    })
+                })
+                .collect();
+            inputs.extend(longer);
+        }
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            let len = (state % 24) as usize + 1;
+            let s = (0..len)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    alphabet[(state % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            inputs.push(s);
+        }
+        for s in inputs.iter().filter(|s| !s.is_empty()) {
+            for start in 0..s.len() {
+                let rest = &s[start..];
+                if matches!(rest[0], b'\n' | b' ' | b'\t' | b'\r' | b'#') {
+                    continue;
+                }
+                assert_eq!(
+                    longest_match(rest),
+                    longest_match_reference(rest),
+                    "{:?}",
+                    String::from_utf8_lossy(rest)
+                );
+            }
+        }
     }
 
     #[test]
