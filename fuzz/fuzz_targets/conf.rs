@@ -35,7 +35,9 @@ const UNITS: [Unit; 9] = [
 
 /// Validates one item. `pick` chooses the unit family and the profile, so each run does
 /// one of each (keeping the target fast) while the fuzzer still reaches them all.
-fn check_value(name: &str, value: &str, pick: usize) {
+/// `settings` holds the run's settings table per profile, created on first use and then
+/// updated item by item (as the server applies a file), instead of one table per item.
+fn check_value(name: &str, value: &str, pick: usize, settings: &mut [Option<Settings>; 3]) {
     let _ = parse_bool(value);
     let unit = UNITS[pick % UNITS.len()];
     let _ = parse_int(value, unit);
@@ -73,8 +75,8 @@ fn check_value(name: &str, value: &str, pick: usize) {
             .unwrap_or_default()
             .starts_with(&s.value)
     );
-    let profile = Profile::ALL[pick % Profile::ALL.len()];
-    let mut settings = Settings::defaults("/data", profile);
+    let index = pick % Profile::ALL.len();
+    let settings = settings[index].get_or_insert_with(|| Settings::defaults("/data", Profile::ALL[index]));
     if settings.set(name, value).is_ok() {
         let _ = settings.show(name);
     }
@@ -85,6 +87,7 @@ fuzz_target!(|data: &[u8]| {
     let origin = Path::new("/data/postgresql.conf");
     match parse_str(&text, origin, &IncludePolicy::NO_INCLUDES) {
         Ok(parsed) => {
+            let mut settings = [None, None, None];
             for (i, item) in parsed.items.iter().enumerate() {
                 let line = format!("{} = {}\n", item.name, quote_value(&item.value));
                 let again = parse_str(&line, origin, &IncludePolicy::NO_INCLUDES)
@@ -93,7 +96,7 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(again.items[0].name, item.name);
                 let expected = item.value.split('\0').next().unwrap_or_default();
                 assert_eq!(again.items[0].value, expected, "{line:?}");
-                check_value(&item.name, &item.value, data.len() + i);
+                check_value(&item.name, &item.value, data.len() + i, &mut settings);
             }
         }
         Err(errors) => {
