@@ -116,6 +116,11 @@ pub struct Settings {
     pub ignored: std::collections::BTreeSet<String>,
 }
 
+/// Whether `name` is in a profile's `known_settings` (sorted, so a binary search).
+fn is_known(known_settings: &[&str], name: &str) -> bool {
+    known_settings.binary_search(&name).is_ok()
+}
+
 /// Every setting pgssl uses, in the order `init` writes them (the profile decides which of the
 /// version-specific ones exist).
 pub const SUPPORTED: &[&str] = &[
@@ -191,7 +196,7 @@ impl Settings {
         SUPPORTED
             .iter()
             .copied()
-            .filter(|n| *n == "pgssl.profile" || self.profile.rules().known_settings.contains(n))
+            .filter(|n| *n == "pgssl.profile" || is_known(self.profile.rules().known_settings, n))
     }
 
     /// Whether changing `name` needs a restart under this profile.
@@ -205,12 +210,11 @@ impl Settings {
     pub fn canonical_name(&self, name: &str) -> Result<String, Error> {
         let lower = name.to_ascii_lowercase();
         let rules = self.profile.rules();
-        let canonical = rules
-            .setting_aliases
-            .iter()
-            .find(|(old, _)| *old == lower)
-            .map_or(lower.clone(), |(_, new)| (*new).to_owned());
-        if canonical == "pgssl.profile" || rules.known_settings.contains(&canonical.as_str()) {
+        let canonical = match rules.setting_aliases.iter().find(|(old, _)| *old == lower) {
+            Some((_, new)) => (*new).to_owned(),
+            None => lower,
+        };
+        if canonical == "pgssl.profile" || is_known(rules.known_settings, &canonical) {
             return Ok(canonical);
         }
         match canonical.split_once('.') {
@@ -503,6 +507,17 @@ mod tests {
             .map(|(a, b)| (a.to_string(), b.to_string()))
             .collect();
         Settings::from_assignments("/data", &pairs)
+    }
+
+    #[test]
+    fn known_settings_are_sorted_and_unique() {
+        // `is_known` searches them.
+        for profile in Profile::ALL {
+            let known = profile.rules().known_settings;
+            assert!(known.windows(2).all(|w| w[0] < w[1]), "{profile:?}");
+            assert!(known.iter().all(|n| is_known(known, n)));
+            assert!(!is_known(known, "no_such_setting"));
+        }
     }
 
     #[test]
