@@ -233,6 +233,8 @@ pub struct ServerFile {
     pub name: String,
     /// Resolved against the data directory.
     pub path: PathBuf,
+    /// The seed profile's `root.crt` / `root.crl`, used without a setting naming it.
+    pub implicit: bool,
 }
 
 /// The CA file: `ssl_ca_file` if set (the setting wins), else in the seed profile
@@ -252,12 +254,14 @@ fn setting_or_implicit(settings: &Settings, value: &str, implicit: &str) -> Opti
         return Some(ServerFile {
             name: value.to_owned(),
             path: settings.resolve(value),
+            implicit: false,
         });
     }
     let path = settings.resolve(implicit);
     (settings.profile.rules().implicit_root_files && path.exists()).then(|| ServerFile {
         name: implicit.to_owned(),
         path,
+        implicit: true,
     })
 }
 

@@ -58,7 +58,12 @@ impl Reloader {
             }
             old.tls.clone()
         } else if live.ssl {
-            match tls::build_context(&live, LoadMode::Reload) {
+            let mut notes = Vec::new();
+            let built = tls::build_context(&live, LoadMode::Reload, &mut notes);
+            for record in &notes {
+                log(record);
+            }
+            match built {
                 Ok(ctx) => Some(ctx),
                 Err(e) => {
                     for record in e.reload_records() {

@@ -175,12 +175,17 @@ impl Server {
                 path: settings.data_directory.clone(),
             });
         }
+        let own_pid = std::process::id();
         let tls = if settings.ssl {
-            Some(tls::build_context(&settings, LoadMode::Start)?)
+            let mut notes = Vec::new();
+            let built = tls::build_context(&settings, LoadMode::Start, &mut notes);
+            for record in &notes {
+                logger.write(own_pid, record);
+            }
+            Some(built?)
         } else {
             None
         };
-        let own_pid = std::process::id();
         let configured = settings.clone();
         let mut settings = settings;
         let mut listeners = Vec::new();

@@ -21,6 +21,7 @@ use tokio_openssl::SslStream;
 use crate::config::Settings;
 use crate::error::{Error, strerror};
 use crate::files::{self, LoadMode, first_reason};
+use crate::log::LogRecord;
 use crate::negotiate::TlsFailure;
 use crate::profile::GroupsError;
 use crate::wire::ALPN_POSTGRESQL;
@@ -44,8 +45,14 @@ pub fn init_openssl() {
 
 /// Builds the server's TLS context from `settings`, in the order PostgreSQL's `be_tls_init`
 /// loads things; the first failure is returned with PostgreSQL's message. At
-/// [`LoadMode::Start`] OpenSSL may prompt for the key's passphrase on the terminal.
-pub fn build_context(settings: &Settings, mode: LoadMode) -> Result<SslContext, Error> {
+/// [`LoadMode::Start`] OpenSSL may prompt for the key's passphrase on the terminal. Problems
+/// that are not fatal (the seed profile's implicit `root.crt`/`root.crl` that do not load) are
+/// pushed to `notes` as LOG records.
+pub fn build_context(
+    settings: &Settings,
+    mode: LoadMode,
+    notes: &mut Vec<LogRecord>,
+) -> Result<SslContext, Error> {
     let rules = settings.profile.rules();
     let mut ctx = SslContextBuilder::new(SslMethod::tls_server()).map_err(|e| {
         Error::tls(format!(
@@ -142,22 +149,35 @@ pub fn build_context(settings: &Settings, mode: LoadMode) -> Result<SslContext, 
     }
 
     // 9. CA file: request (not require) client certificates and advertise the CA names.
+    // Before 9.2 the implicit root.crt was optional: one that does not load is logged and
+    // client certificates are not requested (nor the implicit root.crl read).
+    let mut ca_loaded = false;
     if let Some(ca) = files::ca_file(settings) {
         let root_error = |e: &openssl::error::ErrorStack| {
-            Error::tls(format!(
+            format!(
                 "could not load root certificate file \"{}\": {}",
                 ca.name,
                 first_reason(e)
-            ))
+            )
         };
-        ctx.set_ca_file(&ca.path).map_err(|e| root_error(&e))?;
-        let names = X509Name::load_client_ca_file(&ca.path).map_err(|e| root_error(&e))?;
-        ctx.set_client_ca_list(names);
-        ctx.set_verify(SslVerifyMode::PEER | SslVerifyMode::CLIENT_ONCE);
+        let loaded = ctx
+            .set_ca_file(&ca.path)
+            .map_err(|e| root_error(&e))
+            .and_then(|()| X509Name::load_client_ca_file(&ca.path).map_err(|e| root_error(&e)));
+        match loaded {
+            Ok(names) => {
+                ctx.set_client_ca_list(names);
+                ctx.set_verify(SslVerifyMode::PEER | SslVerifyMode::CLIENT_ONCE);
+                ca_loaded = true;
+            }
+            Err(message) if ca.implicit => notes
+                .push(LogRecord::log(message).with_detail("Will not verify client certificates.")),
+            Err(message) => return Err(Error::tls(message)),
+        }
     }
 
     // 10. CRL file and directory (the directory is read lazily by OpenSSL).
-    load_crls(&mut ctx, settings)?;
+    load_crls(&mut ctx, settings, ca_loaded, notes)?;
 
     if rules.alpn {
         ctx.set_alpn_select_callback(|_, client| {
@@ -168,8 +188,14 @@ pub fn build_context(settings: &Settings, mode: LoadMode) -> Result<SslContext, 
 }
 
 /// `X509_STORE_load_locations(store, crl_file, crl_dir)` and the CRL_CHECK flags.
-fn load_crls(ctx: &mut SslContextBuilder, settings: &Settings) -> Result<(), Error> {
-    let file = files::crl_file(settings);
+fn load_crls(
+    ctx: &mut SslContextBuilder,
+    settings: &Settings,
+    ca_loaded: bool,
+    notes: &mut Vec<LogRecord>,
+) -> Result<(), Error> {
+    // The implicit root.crl was only read into a root.crt store that loaded.
+    let file = files::crl_file(settings).filter(|f| !f.implicit || ca_loaded);
     let dir = (!settings.ssl_crl_dir.is_empty()).then(|| {
         (
             settings.ssl_crl_dir.clone(),
@@ -195,6 +221,17 @@ fn load_crls(ctx: &mut SslContextBuilder, settings: &Settings) -> Result<(), Err
         Ok(()) => store
             .set_flags(X509VerifyFlags::CRL_CHECK | X509VerifyFlags::CRL_CHECK_ALL)
             .map_err(|e| Error::tls(first_reason(&e))),
+        Err(e) if file.as_ref().is_some_and(|f| f.implicit) && dir.is_none() => {
+            let name = file.map(|f| f.name).unwrap_or_default();
+            notes.push(
+                LogRecord::log(format!(
+                    "SSL certificate revocation list file \"{name}\" not found, skipping: {}",
+                    first_reason(&e)
+                ))
+                .with_detail("Certificates will not be checked against revocation list."),
+            );
+            Ok(())
+        }
         Err(e) => {
             let reason = first_reason(&e);
             Err(Error::tls(match (file, dir) {
