@@ -262,6 +262,78 @@ pub struct TlsStep {
     /// A client certificate and key from the test PKI (`client.crt`, `client.key`).
     #[serde(default)]
     pub cert: Option<(String, String)>,
+    /// Verify the server's certificate against this test-PKI file, as libpq's `sslrootcert`
+    /// with `sslmode=verify-ca`; a failure is `tls failed: certificate verify failed`.
+    #[serde(default)]
+    pub verify: Option<String>,
+    /// With `verify`, also check that the certificate names this host (`verify-full`).
+    #[serde(default)]
+    pub verify_host: Option<String>,
+    /// Only when the last reply byte was `S`; otherwise the step does nothing, and the
+    /// client goes on in plaintext.
+    #[serde(default)]
+    pub only_after_s: bool,
+}
+
+/// libpq's `sslmode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum SslMode {
+    /// Plaintext only.
+    Disable,
+    /// Plaintext first; SSL when the server refuses the plaintext login.
+    Allow,
+    /// SSL first; plaintext when the server answers N, the handshake fails, or the server
+    /// refuses the login over SSL.
+    Prefer,
+    /// SSL only, the server certificate unchecked.
+    Require,
+    /// SSL only, the server certificate checked against a root (`tls.verify`).
+    VerifyCa,
+    /// As verify-ca, and the certificate must name the host (`tls.verify_host`).
+    VerifyFull,
+}
+
+impl SslMode {
+    /// Every mode, weakest first.
+    pub const ALL: [SslMode; 6] = [
+        Self::Disable,
+        Self::Allow,
+        Self::Prefer,
+        Self::Require,
+        Self::VerifyCa,
+        Self::VerifyFull,
+    ];
+
+    /// The name libpq uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Disable => "disable",
+            Self::Allow => "allow",
+            Self::Prefer => "prefer",
+            Self::Require => "require",
+            Self::VerifyCa => "verify-ca",
+            Self::VerifyFull => "verify-full",
+        }
+    }
+}
+
+/// A connection made the way libpq makes it for an `sslmode`, fallbacks included, then a
+/// login.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LibpqStep {
+    /// The mode.
+    pub sslmode: SslMode,
+    /// Options of the TLS handshakes it makes.
+    #[serde(default)]
+    pub tls: TlsStep,
+    /// The user (default `postgres`).
+    #[serde(default)]
+    pub user: Option<String>,
+    /// The database (default `postgres`).
+    #[serde(default)]
+    pub database: Option<String>,
 }
 
 /// One client action.
@@ -304,6 +376,9 @@ pub enum Step {
     Files(Vec<FileOp>),
     /// Ask the server to reload its configuration (SIGHUP) and wait until it has.
     Reload,
+    /// Connect as libpq does for an sslmode (on the current connection, reconnecting for its
+    /// fallbacks) and log in; the trace shows each attempt (`libpq: retry without SSL`...).
+    Libpq(LibpqStep),
     /// Run `psql` (real libpq) with these connection parameters and this query.
     Psql {
         /// `key=value` connection parameters (host and port are added).

@@ -17,7 +17,7 @@ use pgssl_server::wire::{
     BackendMessage, CancelRequest, FrontendMessage, ProtocolVersion, StartupMessage, StartupPacket,
 };
 
-use crate::case::{Packet, PacketSpec, Step, TlsStep};
+use crate::case::{LibpqStep, Packet, PacketSpec, SslMode, Step, TlsStep};
 use crate::target::Running;
 use crate::trace::Trace;
 
@@ -62,6 +62,7 @@ pub fn run_steps(endpoint: &Endpoint, steps: &[Step], server: Option<&dyn Runnin
         trace: Trace::default(),
         server,
         session: None,
+        last_reply: None,
     };
     client.connect();
     for step in steps {
@@ -83,6 +84,7 @@ pub fn written_bytes(steps: &[Step]) -> Vec<Vec<u8>> {
         trace: Trace::default(),
         server: None,
         session: None,
+        last_reply: None,
     };
     let mut out = Vec::new();
     for step in steps {
@@ -105,6 +107,23 @@ struct Client<'a> {
     trace: Trace,
     server: Option<&'a dyn Running>,
     session: Option<SslSession>,
+    /// The last S/N/G reply byte read.
+    last_reply: Option<u8>,
+}
+
+/// How a libpq login attempt ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Login {
+    /// ReadyForQuery.
+    Ready,
+    /// An ErrorResponse in plaintext.
+    Refused,
+    /// An ErrorResponse over SSL.
+    RefusedOverSsl,
+    /// The TLS handshake failed.
+    HandshakeFailed,
+    /// Anything else (EOF, timeout, libpq's own error).
+    Other,
 }
 
 enum ReadOutcome {
@@ -119,6 +138,7 @@ enum ReadOutcome {
 impl Client<'_> {
     fn connect(&mut self) {
         self.buf.clear();
+        self.last_reply = None;
         match TcpStream::connect_timeout(&self.endpoint.addr, STEP_TIMEOUT) {
             Ok(s) => {
                 let _ = s.set_nodelay(true);
@@ -182,6 +202,7 @@ impl Client<'_> {
                     self.read_messages();
                 }
             }
+            Step::Libpq(step) => self.libpq(step),
             Step::Psql {
                 conninfo,
                 query,
@@ -408,6 +429,7 @@ impl Client<'_> {
         match b {
             b'S' | b'N' | b'G' => {
                 self.buf.remove(0);
+                self.last_reply = Some(b);
                 self.trace.saw((b as char).to_string());
             }
             // An ErrorResponse where a reply byte belongs (allowed by the protocol).
@@ -567,6 +589,10 @@ impl Client<'_> {
     }
 
     fn tls(&mut self, opts: &TlsStep) {
+        if opts.only_after_s && self.last_reply != Some(b'S') {
+            self.trace.sent("tls skipped: the reply was not S");
+            return;
+        }
         let mut desc = String::from("tls");
         if let Some(alpn) = &opts.alpn {
             desc.push_str(&format!(" alpn={}", alpn.join(",")));
@@ -633,6 +659,91 @@ impl Client<'_> {
                 self.conn = Conn::Tls(Box::new(tls));
             }
             Err(reason) => self.trace.saw(format!("tls failed: {reason}")),
+        }
+    }
+
+    /// libpq's connection sequence for `step.sslmode` (fe-connect.c of libpq 15): `allow`
+    /// retries with SSL after a refused plaintext login; `prefer` goes on in plaintext after
+    /// N, and retries without SSL after a failed handshake or a login refused over SSL;
+    /// `require` and stronger give up on N.
+    fn libpq(&mut self, step: &LibpqStep) {
+        self.trace
+            .sent(format!("libpq sslmode={}", step.sslmode.name()));
+        let user = step.user.as_deref().unwrap_or("postgres");
+        let database = step.database.as_deref().unwrap_or("postgres");
+        let startup = StartupPacket::Startup(StartupMessage::new(
+            ProtocolVersion::V3_0,
+            &[("user", user), ("database", database)],
+        ))
+        .to_bytes();
+        match step.sslmode {
+            SslMode::Disable => {
+                self.login(&startup);
+            }
+            SslMode::Allow => {
+                if self.login(&startup) == Login::Refused {
+                    self.trace.saw("libpq: retry with SSL");
+                    self.connect();
+                    self.ssl_login(&startup, &step.tls, true);
+                }
+            }
+            SslMode::Prefer => {
+                if matches!(
+                    self.ssl_login(&startup, &step.tls, true),
+                    Login::HandshakeFailed | Login::RefusedOverSsl
+                ) {
+                    self.trace.saw("libpq: retry without SSL");
+                    self.connect();
+                    self.login(&startup);
+                }
+            }
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+                self.ssl_login(&startup, &step.tls, false);
+            }
+        }
+    }
+
+    /// Sends the startup packet on the current connection and reads the answer.
+    fn login(&mut self, startup: &[u8]) -> Login {
+        let mark = self.trace.lines.len();
+        self.write(startup);
+        self.read_messages();
+        let new = &self.trace.lines[mark..];
+        if new.iter().any(|l| l == "< ReadyForQuery") {
+            Login::Ready
+        } else if new.iter().any(|l| l.starts_with("< E ")) {
+            Login::Refused
+        } else {
+            Login::Other
+        }
+    }
+
+    /// SSLRequest, then a handshake on S and a login over it; on N a plaintext login when
+    /// `fall_back`, else libpq's error.
+    fn ssl_login(&mut self, startup: &[u8], tls: &TlsStep, fall_back: bool) -> Login {
+        self.write(&StartupPacket::ssl_request().to_bytes());
+        let mark = self.trace.lines.len();
+        self.read_byte();
+        let reply = self.trace.lines[mark..].first().cloned();
+        match reply.as_deref() {
+            Some("< S") => {
+                self.tls(tls);
+                if !matches!(self.conn, Conn::Tls(_)) {
+                    return Login::HandshakeFailed;
+                }
+                match self.login(startup) {
+                    Login::Refused => Login::RefusedOverSsl,
+                    other => other,
+                }
+            }
+            Some("< N") if fall_back => self.login(startup),
+            Some("< N") => {
+                self.trace
+                    .saw("libpq: server does not support SSL, but SSL was required");
+                self.conn = Conn::Gone;
+                Login::Other
+            }
+            _ => Login::Other,
         }
     }
 
@@ -761,8 +872,16 @@ fn tls_handshake(
     if resume.is_some() {
         builder.set_session_cache_mode(openssl::ssl::SslSessionCacheMode::CLIENT);
     }
+    if let Some(root) = &opts.verify {
+        let pki = crate::setup::pki().map_err(|e| e.to_string())?;
+        builder.set_ca_file(pki.path(root)).map_err(setup)?;
+        builder.set_verify(SslVerifyMode::PEER);
+    }
     let connector = builder.build();
-    let mut config = connector.configure().map_err(setup)?.verify_hostname(false);
+    let mut config = connector
+        .configure()
+        .map_err(setup)?
+        .verify_hostname(opts.verify.is_some() && opts.verify_host.is_some());
     if let Some(session) = resume {
         // SAFETY: the session comes from an earlier connection made with the same options.
         unsafe { config.set_session(session).map_err(setup)? };
@@ -770,7 +889,11 @@ fn tls_handshake(
     if opts.sni.is_none() {
         config = config.use_server_name_indication(false);
     }
-    let sni = opts.sni.as_deref().unwrap_or("localhost");
+    let sni = opts
+        .verify_host
+        .as_deref()
+        .or(opts.sni.as_deref())
+        .unwrap_or("localhost");
     let deadline = Instant::now() + STEP_TIMEOUT;
     match config.connect(sni, stream) {
         Ok(s) => Ok(s),

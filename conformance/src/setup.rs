@@ -73,9 +73,25 @@ pub fn server_certificate(kind: CertKind) -> Result<(X509, PKey<Private>), Error
     Ok((cert.build(), key))
 }
 
+/// The server certificate and key of each type, made once per process: every data directory
+/// gets the same pair (RSA key generation alone costs tens of milliseconds).
+fn cached_server_certificate(kind: CertKind) -> Result<&'static (X509, PKey<Private>), Error> {
+    static EC: OnceLock<(X509, PKey<Private>)> = OnceLock::new();
+    static RSA: OnceLock<(X509, PKey<Private>)> = OnceLock::new();
+    let cell = match kind {
+        CertKind::Ec => &EC,
+        CertKind::Rsa => &RSA,
+    };
+    if let Some(pair) = cell.get() {
+        return Ok(pair);
+    }
+    let pair = server_certificate(kind)?;
+    Ok(cell.get_or_init(|| pair))
+}
+
 /// Writes `server.crt` and `server.key` (0600) into `dir`.
 pub fn write_server_files(dir: &Path, kind: CertKind) -> Result<(), Error> {
-    let (cert, key) = server_certificate(kind)?;
+    let (cert, key) = cached_server_certificate(kind)?;
     let crt = dir.join("server.crt");
     std::fs::write(&crt, cert.to_pem()?).map_err(|e| Error::io("writing", &crt, e))?;
     let key_path = dir.join("server.key");

@@ -26,7 +26,7 @@ use tokio::sync::oneshot;
 
 use super::spawned::{self, run_as_user, shared_tmp};
 use super::{Running, Started, Target};
-use crate::case::{Setup, Version};
+use crate::case::{FileOp, Setup, Version};
 use crate::error::Error;
 use crate::setup::{Ids, conf_lines, current_ids, write_data_directory};
 
@@ -76,6 +76,7 @@ pub struct Reference {
     base: OnceLock<Result<tempfile::TempDir, String>>,
     executable: OnceLock<Result<PathBuf, String>>,
     counter: AtomicUsize,
+    embed_as_root: bool,
 }
 
 impl Reference {
@@ -92,7 +93,17 @@ impl Reference {
             base: OnceLock::new(),
             executable: OnceLock::new(),
             counter: AtomicUsize::new(0),
+            embed_as_root: false,
         }
+    }
+
+    /// Runs the server embedded even when the harness runs as root, unless the set-up changes
+    /// a file's owner (whose meaning depends on the server not being root), sets environment
+    /// variables, or holds a protected key without a passphrase command (OpenSSL would prompt
+    /// on this process's terminal). Fast: generated scenarios use it.
+    pub fn embedded_where_possible(mut self) -> Self {
+        self.embed_as_root = true;
+        self
     }
 
     /// A directory both the harness and an unprivileged server can use, with a copy of the
@@ -170,6 +181,16 @@ impl Reference {
             .arg(&sockets);
         if owner != current_ids() {
             command.uid(owner.0).gid(owner.1);
+        }
+        // A session of its own: no controlling terminal, so a protected key with no
+        // passphrase command fails as it does under a service manager instead of prompting
+        // on the harness's terminal.
+        // SAFETY: setsid(2) is async-signal-safe.
+        unsafe {
+            command.pre_exec(|| {
+                libc::setsid();
+                Ok(())
+            });
         }
         for (name, value) in &setup.env {
             command.env(name, value.replace("{datadir}", &dir.display().to_string()));
@@ -357,7 +378,22 @@ impl Target for Reference {
     }
 
     fn start(&self, setup: &Setup) -> Result<Started, Error> {
-        let needs_child = current_ids().0 == 0 || !setup.env.is_empty();
+        let chown = setup
+            .files
+            .iter()
+            .any(|f| matches!(f, FileOp::Chown { .. }));
+        let prompts = setup
+            .files
+            .iter()
+            .any(|f| matches!(f, FileOp::Pki { file, .. } if file.contains("password")))
+            && !setup
+                .conf
+                .iter()
+                .any(|l| l.trim_start().starts_with("ssl_passphrase_command"));
+        let root = current_ids().0 == 0;
+        let needs_child = !setup.env.is_empty()
+            || (root && (!self.embed_as_root || chown))
+            || (self.embed_as_root && prompts);
         match (&self.server, needs_child) {
             (Some(server), true) => self.start_spawned(setup, server),
             _ => self.start_embedded(setup),
