@@ -31,6 +31,9 @@ pub enum Error {
         "unknown target {0:?}: use reference, reference:VERSION, postgres:BINDIR or external:HOST:PORT[@VERSION]"
     )]
     BadTarget(String),
+    /// A `PGSSL_EXPLORE_SEED` or `--seed` that is not a number.
+    #[error("seed {0:?} is not a number: give it in decimal or as 0x followed by hex digits")]
+    BadSeed(String),
     /// A target that cannot be started or reached.
     #[error("target {target} cannot be used: {why}")]
     TargetUnavailable {

@@ -7,7 +7,9 @@
 //! - [`client`]: the steps carried out over a socket, producing a [`trace::Trace`];
 //! - [`target`]: reference server, real PostgreSQL, external servers;
 //! - [`run`]: grouping by set-up, parallel runs, verdicts;
-//! - [`report`]: human, JSON and JUnit output.
+//! - [`report`]: human, JSON and JUnit output;
+//! - [`model`]: the rules model, each version's expectations as data;
+//! - [`explore`]: generated scenarios checked against the model's oracle.
 
 pub mod bench;
 pub mod case;
@@ -17,6 +19,8 @@ pub mod client;
 pub mod corpus;
 pub mod differences;
 pub mod error;
+pub mod explore;
+pub mod model;
 pub mod report;
 pub mod rules;
 pub mod run;

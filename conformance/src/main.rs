@@ -54,6 +54,31 @@ enum Command {
     },
     /// Connection-rate load generator: connections/s, latency, server CPU per connection.
     Bench(pgssl_conformance::bench::BenchArgs),
+    /// Run generated scenarios against a target, judged by the rules model's oracle; print
+    /// the first disagreement, shrunk, as a ready-to-paste case. Exit status 1 on a
+    /// disagreement.
+    Explore {
+        /// reference (every profile), reference:VERSION, postgres:BINDIR,
+        /// external:HOST:PORT[@VERSION]. Repeatable. Default: reference.
+        #[arg(long = "target", short = 't')]
+        targets: Vec<String>,
+        /// Scenarios per target.
+        #[arg(long, default_value_t = 100)]
+        cases: u32,
+        /// The seed (decimal or 0x-hex); default: PGSSL_EXPLORE_SEED, else random.
+        #[arg(long)]
+        seed: Option<String>,
+        /// Output format (human or json).
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Print every scenario with its trace as it runs.
+        #[arg(long)]
+        show: bool,
+        /// Run no server: draw the scenarios for every version and print which spec rules
+        /// the oracle's predictions used, and which in-scope rules none did.
+        #[arg(long)]
+        oracle_coverage: bool,
+    },
     /// Write every case's client bytes as fuzz seeds (DIR/startup_packet, DIR/negotiate).
     Corpus {
         /// The corpus root, e.g. corpus/.
@@ -141,6 +166,20 @@ fn main() -> ExitCode {
             }
         },
         Command::Bench(args) => pgssl_conformance::bench::main(args),
+        Command::Explore {
+            targets,
+            cases,
+            seed,
+            format,
+            show,
+            oracle_coverage,
+        } => {
+            if oracle_coverage {
+                explore_coverage(cases, seed)
+            } else {
+                explore(targets, cases, seed, format, show)
+            }
+        }
         Command::Run {
             targets,
             filter,
@@ -244,4 +283,187 @@ fn run(
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn explore(
+    specs: Vec<String>,
+    cases: u32,
+    seed: Option<String>,
+    format: Format,
+    show: bool,
+) -> ExitCode {
+    use pgssl_conformance::explore::{self, Options};
+    let seed = match seed {
+        Some(text) => {
+            // SAFETY: set before any thread is started.
+            unsafe { std::env::set_var(explore::SEED_VAR, text) };
+            explore::seed_from_env()
+        }
+        None => explore::seed_from_env(),
+    };
+    let seed = match seed {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("pgssl-conform: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let specs = if specs.is_empty() {
+        vec!["reference".to_owned()]
+    } else {
+        specs
+    };
+    let mut targets = Vec::new();
+    for spec in &specs {
+        match target::parse_for_exploring(spec) {
+            Ok(t) => targets.extend(t),
+            Err(e) => {
+                eprintln!("pgssl-conform: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let options = Options {
+        cases,
+        seed,
+        max_shrink_iters: 64,
+        regressions: None,
+    };
+    eprintln!(
+        "pgssl-conform explore: seed {seed} (replay with {}={seed})",
+        explore::SEED_VAR
+    );
+    let mut outcomes = Vec::new();
+    for t in &targets {
+        let bar = if std::io::stderr().is_terminal() && format == Format::Human {
+            let bar = ProgressBar::new(u64::from(cases));
+            bar.set_style(
+                ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar()),
+            );
+            bar.set_message(t.label());
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        let started = std::time::Instant::now();
+        let last = std::sync::Mutex::new(std::time::Instant::now());
+        let progress = |n: u32, scenario: &explore::Scenario, checked: &explore::Checked| {
+            bar.set_position(u64::from(n));
+            let took = {
+                let mut last = last.lock().unwrap_or_else(|p| p.into_inner());
+                let took = last.elapsed();
+                *last = std::time::Instant::now();
+                took
+            };
+            if show {
+                let mut text = format!(
+                    "#{n} {:?} in {} ms: {scenario}\n",
+                    checked.status,
+                    took.as_millis()
+                );
+                for line in &checked.trace {
+                    text.push_str(&format!("    {line}\n"));
+                }
+                if bar.is_hidden() {
+                    println!("{}", text.trim_end());
+                } else {
+                    bar.println(text.trim_end());
+                }
+            }
+        };
+        let outcome = explore::explore(t.as_ref(), &options, &progress);
+        bar.finish_and_clear();
+        if format == Format::Human {
+            print!("{}", explore_report(&outcome, started.elapsed()));
+        }
+        outcomes.push(outcome);
+    }
+    if format == Format::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&outcomes).unwrap_or_default()
+        );
+    }
+    if outcomes.iter().any(|o| o.disagreement.is_some()) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn explore_report(o: &pgssl_conformance::explore::Outcome, took: std::time::Duration) -> String {
+    let mut out = format!(
+        "{}: seed {}: {} scenarios in {:.1?}: {} agreed with the oracle, {} not applicable{}\n",
+        o.target,
+        o.seed,
+        o.scenarios,
+        took,
+        o.agreed,
+        o.not_applicable,
+        if o.disagreement.is_some() {
+            format!(", 1 disagreed ({} shrinking runs)", o.shrink_runs)
+        } else {
+            String::new()
+        }
+    );
+    let rules: Vec<String> = o.rules.iter().map(|(r, n)| format!("{r}:{n}")).collect();
+    out.push_str(&format!("  rules exercised: {}\n", rules.join(" ")));
+    if let Some(d) = &o.disagreement {
+        out.push_str(&format!("  minimal disagreeing scenario: {}\n", d.scenario));
+        out.push_str("  expected (-) vs observed (+):\n");
+        for line in d.diff.lines() {
+            out.push_str(&format!("    {line}\n"));
+        }
+        out.push_str("  observed trace:\n");
+        for line in &d.observed {
+            out.push_str(&format!("    {line}\n"));
+        }
+        out.push_str("  as a case (the oracle's expectation):\n\n");
+        out.push_str(&d.case_toml);
+        out.push('\n');
+    }
+    out
+}
+
+fn explore_coverage(cases: u32, seed: Option<String>) -> ExitCode {
+    use pgssl_conformance::case::Version;
+    use pgssl_conformance::explore;
+    let seed = match seed.map_or_else(explore::seed_from_env, |s| {
+        // SAFETY: set before any thread is started.
+        unsafe { std::env::set_var(explore::SEED_VAR, s) };
+        explore::seed_from_env()
+    }) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("pgssl-conform: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let per_version: Vec<_> = Version::ALL
+        .into_iter()
+        .map(|v| (v, explore::oracle_coverage(v, cases, seed)))
+        .collect();
+    println!("oracle coverage over {cases} scenarios per version (seed {seed}):");
+    println!("{:8} {:>8} {:>8} {:>8}  title", "rule", "seed", "15", "18");
+    let mut unused = Vec::new();
+    for rule in rules::SPEC_RULES
+        .iter()
+        .filter(|r| r.out_of_scope.is_none())
+    {
+        let counts: Vec<u32> = per_version
+            .iter()
+            .map(|(_, c)| c.get(rule.id).copied().unwrap_or(0))
+            .collect();
+        if counts.iter().all(|n| *n == 0) {
+            unused.push(rule.id);
+            continue;
+        }
+        println!(
+            "{:8} {:>8} {:>8} {:>8}  {}",
+            rule.id, counts[0], counts[1], counts[2], rule.title
+        );
+    }
+    println!("not exercised by generated scenarios: {}", unused.join(" "));
+    ExitCode::SUCCESS
 }

