@@ -104,7 +104,8 @@ pub struct Outcome {
     pub target: String,
     /// The seed used.
     pub seed: u64,
-    /// Scenarios drawn and run before any disagreement (shrinking not counted).
+    /// Scenarios run before any disagreement: persisted regressions replayed first, then the
+    /// drawn ones (shrinking not counted).
     pub scenarios: u32,
     /// How many of them agreed with the oracle.
     pub agreed: u32,
