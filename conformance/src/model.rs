@@ -179,18 +179,18 @@ pub mod text {
     /// libpq's own error when `sslmode` demands SSL and the server answers N.
     pub const SSL_REQUIRED: &str = "libpq: server does not support SSL, but SSL was required";
 
-    /// H1: no row matched.
-    pub fn no_entry(user: &str, database: &str, ssl: bool) -> String {
+    /// H1: no row matched (`host` is the address, or `[local]`).
+    pub fn no_entry(host: &str, user: &str, database: &str, ssl: bool) -> String {
         format!(
-            "no pg_hba.conf entry for host \"127.0.0.1\", user \"{user}\", database \"{database}\", {}",
+            "no pg_hba.conf entry for host \"{host}\", user \"{user}\", database \"{database}\", {}",
             encryption(ssl)
         )
     }
 
     /// H1: a reject row matched.
-    pub fn rejected(user: &str, database: &str, ssl: bool) -> String {
+    pub fn rejected(host: &str, user: &str, database: &str, ssl: bool) -> String {
         format!(
-            "pg_hba.conf rejects connection for host \"127.0.0.1\", user \"{user}\", database \"{database}\", {}",
+            "pg_hba.conf rejects connection for host \"{host}\", user \"{user}\", database \"{database}\", {}",
             encryption(ssl)
         )
     }
@@ -231,6 +231,8 @@ pub mod text {
     /// A4.
     pub const KEY_GROUP_OR_WORLD: &str =
         "private key file \"server.key\" has group or world access";
+    /// A4.
+    pub const KEY_NOT_REGULAR: &str = "private key file \"server.key\" is not a regular file";
     /// A4.
     pub const KEY_OWNER: &str =
         "private key file \"server.key\" must be owned by the database user or root";

@@ -208,6 +208,30 @@ fn pairs() -> Vec<(&'static str, ServerSide, ClientSide)> {
             ssl_request(),
         ),
         (
+            "files/key-is-a-directory",
+            ServerSide {
+                key: KeyFile::Directory,
+                ..d()
+            },
+            ssl_request(),
+        ),
+        (
+            "files/key-owned-by-someone-else",
+            ServerSide {
+                key_owner: KeyOwner::Other,
+                ..d()
+            },
+            ssl_request(),
+        ),
+        (
+            "unix/ssl-request-answered-n",
+            ServerSide {
+                hba: vec![row(RowKind::Local, Method::Trust)],
+                ..d()
+            },
+            ClientSide::new(Connect::Unix),
+        ),
+        (
             "files/missing-ca-file",
             ServerSide {
                 ca: Some(FileState::Missing),

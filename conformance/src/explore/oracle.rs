@@ -49,6 +49,14 @@ struct Oracle<'a> {
     trace: Vec<String>,
 }
 
+/// Which connection a login arrives on.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Plain,
+    Ssl,
+    Unix,
+}
+
 /// How a login attempt ended.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Login {
@@ -87,6 +95,12 @@ impl Oracle<'_> {
             }
             Connect::Raw(Encryption::SslRequest, mode) => self.raw_ssl_request(mode),
             Connect::Raw(Encryption::Direct, _) => self.direct(),
+            Connect::Unix => {
+                // Never SSL on a Unix socket, whatever ssl says.
+                self.rule(&["A2", "W3"]);
+                self.saw("N");
+                self.login_over(Via::Unix, None);
+            }
         }
     }
 
@@ -105,6 +119,9 @@ impl Oracle<'_> {
                 return fatal(text::key_access("No such file or directory"));
             }
             self.rule(&["A4", "S6"]);
+            if s.key == KeyFile::Directory {
+                return fatal(text::KEY_NOT_REGULAR.to_owned());
+            }
             if self.s.version == Version::Pg18 {
                 self.rule(&["F6"]);
             }
@@ -115,6 +132,7 @@ impl Oracle<'_> {
                     let allowed = match s.key_owner {
                         KeyOwner::Server => 0o600,
                         KeyOwner::Root => 0o640,
+                        KeyOwner::Other => return fatal(text::KEY_OWNER.to_owned()),
                     };
                     (mode & !allowed & 0o777 != 0).then_some(detail)
                 }
@@ -125,7 +143,14 @@ impl Oracle<'_> {
                     ("DETAIL", detail.to_owned()),
                 ]);
             }
-            if s.key_owner == KeyOwner::Root && mode & 0o040 == 0 {
+            // The server reads the key through its group (root-owned) or not at all (owned by
+            // someone else, which only 8.4's rule lets through to here).
+            let readable = match s.key_owner {
+                KeyOwner::Server => true,
+                KeyOwner::Root => mode & 0o040 != 0,
+                KeyOwner::Other => false,
+            };
+            if !readable {
                 return fatal(text::key_load("Permission denied"));
             }
             match s.key {
@@ -155,7 +180,7 @@ impl Oracle<'_> {
                         CertKind::Ec => fatal(text::NO_CERTIFICATE_ASSIGNED.to_owned()),
                     };
                 }
-                KeyFile::Matching | KeyFile::Missing => {}
+                KeyFile::Matching | KeyFile::Missing | KeyFile::Directory => {}
             }
             if let (Some(min), Some(max)) = (s.min_tls, s.max_tls) {
                 self.rule(&["A9"]);
@@ -418,27 +443,39 @@ impl Oracle<'_> {
         });
     }
 
-    /// The startup packet on a connection and what authentication makes of it.
+    /// The startup packet on a TCP connection and what authentication makes of it.
     fn login(&mut self, ssl: bool, cert: Option<ClientCert>) -> Login {
+        self.login_over(if ssl { Via::Ssl } else { Via::Plain }, cert)
+    }
+
+    fn login_over(&mut self, via: Via, cert: Option<ClientCert>) -> Login {
         let s = self.s;
         let server = &s.server;
         let user = s.client.user;
         let database = s.client.database;
+        let ssl = via == Via::Ssl;
+        let host = if via == Via::Unix {
+            "[local]"
+        } else {
+            "127.0.0.1"
+        };
         // The certificate the server verified, if it asked for one.
         let cert = cert.filter(|_| ssl && server.ca_loaded(s.version));
         self.rule(&["H1"]);
         let row = server.hba.iter().find(|row| {
-            let kind = match row.kind {
-                RowKind::Local => false,
-                RowKind::Host => true,
-                RowKind::HostSsl => ssl,
-                RowKind::HostNoSsl => !ssl,
+            let kind = match (row.kind, via) {
+                (RowKind::Local, Via::Unix) => true,
+                (_, Via::Unix) | (RowKind::Local, _) => false,
+                (RowKind::Host, _) => true,
+                (RowKind::HostSsl, _) => ssl,
+                (RowKind::HostNoSsl, _) => !ssl,
             };
             let db = row.database == "all"
                 || row.database == database
                 || (row.database == "sameuser" && database == user);
             let who = row.user == "all" || row.user == user;
-            let addr = matches!(row.address, "127.0.0.1/32" | "0.0.0.0/0");
+            let addr =
+                row.kind == RowKind::Local || matches!(row.address, "127.0.0.1/32" | "0.0.0.0/0");
             kind && db && who && addr
         });
         let fatal = |o: &mut Self, code: &str, message: String| {
@@ -447,7 +484,7 @@ impl Oracle<'_> {
             Login::Refused
         };
         let Some(row) = row else {
-            return fatal(self, "28000", text::no_entry(user, database, ssl));
+            return fatal(self, "28000", text::no_entry(host, user, database, ssl));
         };
         if row.kind == RowKind::HostSsl {
             self.rule(&["S11"]);
@@ -466,7 +503,7 @@ impl Oracle<'_> {
             }
         }
         if row.method == Method::Reject {
-            return fatal(self, "28000", text::rejected(user, database, ssl));
+            return fatal(self, "28000", text::rejected(host, user, database, ssl));
         }
         if wants_cert {
             // Every certificate that passes verification here has CN ssltestuser.

@@ -69,6 +69,8 @@ pub enum KeyFile {
     /// The PKI's passphrase-protected copy of the certificate's key (only with the PKI
     /// certificate), unlocked as given.
     Protected(Passphrase),
+    /// A directory where the key belongs.
+    Directory,
 }
 
 /// How a protected key's passphrase is supplied.
@@ -91,6 +93,8 @@ pub enum KeyOwner {
     Server,
     /// root, with the server's group.
     Root,
+    /// Neither (`nobody`).
+    Other,
 }
 
 /// `ssl_ciphers`.
@@ -334,6 +338,8 @@ pub enum Connect {
     Libpq(SslMode),
     /// A raw client.
     Raw(Encryption, WriteMode),
+    /// Over the Unix-domain socket: an SSLRequest, then the startup packet.
+    Unix,
 }
 
 /// The client side of a scenario.
@@ -380,6 +386,13 @@ impl ClientSide {
                 user: Some(self.user.to_owned()),
                 database: Some(self.database.to_owned()),
             })],
+            Connect::Unix => vec![
+                Step::ConnectUnix,
+                Step::Write(vec![ssl_request]),
+                Step::ReadByte,
+                Step::Write(vec![startup]),
+                Step::Read,
+            ],
             Connect::Raw(Encryption::Plain, mode) => {
                 vec![first_write(vec![startup], mode), Step::Read]
             }
@@ -454,6 +467,7 @@ impl ServerSide {
             KeyFile::Matching => {}
             KeyFile::Missing => files.push(FileOp::Remove("server.key".to_owned())),
             KeyFile::Garbage => files.push(garbage("server.key")),
+            KeyFile::Directory => files.push(FileOp::Dir("server.key".to_owned())),
             KeyFile::Mismatched => {
                 if self.cert_file == FileState::Valid {
                     files.push(pki("server-cn-only.crt", "server.crt"));
@@ -472,14 +486,19 @@ impl ServerSide {
                 }
             }
         }
-        if self.key != KeyFile::Missing {
-            if self.key_owner == KeyOwner::Root {
+        if !matches!(self.key, KeyFile::Missing | KeyFile::Directory) {
+            let owner = match self.key_owner {
+                KeyOwner::Server => None,
+                KeyOwner::Root => Some(Owner::Root),
+                KeyOwner::Other => Some(Owner::Nobody),
+            };
+            if let Some(owner) = owner {
                 files.push(FileOp::Chown {
                     path: "server.key".to_owned(),
-                    owner: Owner::Root,
+                    owner,
                 });
             }
-            if self.key_mode != 0o600 || self.key_owner == KeyOwner::Root {
+            if self.key_mode != 0o600 || owner.is_some() {
                 files.push(FileOp::Chmod {
                     path: "server.key".to_owned(),
                     mode: format!("{:04o}", self.key_mode),

@@ -42,6 +42,7 @@ fn key_for(cert: ServerCert, version: Version) -> BoxedStrategy<KeyFile> {
         (80, KeyFile::Matching),
         (4, KeyFile::Missing),
         (4, KeyFile::Garbage),
+        (2, KeyFile::Directory),
     ];
     match cert {
         ServerCert::Generated(_) => {
@@ -89,7 +90,11 @@ fn server(version: Version) -> BoxedStrategy<ServerSide> {
         (5, 0o644),
         (5, 0o660),
     ]);
-    let key_owner = weighted(vec![(85, KeyOwner::Server), (15, KeyOwner::Root)]);
+    let key_owner = weighted(vec![
+        (82, KeyOwner::Server),
+        (15, KeyOwner::Root),
+        (3, KeyOwner::Other),
+    ]);
     let mut ca = vec![
         (50, None),
         (40, Some(FileState::Valid)),
@@ -261,6 +266,7 @@ fn client(version: Version) -> BoxedStrategy<ClientSide> {
         ])
         .prop_map(|w| Connect::Raw(Encryption::SslRequest, w)),
         1 => Just(Connect::Raw(Encryption::Direct, WriteMode::Whole)),
+        1 => Just(Connect::Unix),
     ];
     let range = weighted(vec![
         (70, (None, None)),
