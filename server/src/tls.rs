@@ -256,12 +256,20 @@ fn set_groups(ctx: &mut SslContextBuilder, settings: &Settings) -> Result<(), Er
     let groups = &settings.ssl_groups;
     match settings.profile.rules().groups_error {
         GroupsError::UnrecognizedCurve => {
-            // 15 takes one curve name (OBJ_sn2nid), not a list.
-            if groups.contains(':') || ctx.set_groups_list(groups).is_err() {
-                return Err(Error::tls(format!(
-                    "ECDH: unrecognized curve name: {groups}"
-                )));
+            // 15's initialize_ecdh: one short name (OBJ_sn2nid), which must then make an EC
+            // key (EC_KEY_new_by_curve_name): X25519 is known to OpenSSL but is not an EC
+            // curve, so it fails there.
+            let unrecognized = || Error::tls(format!("ECDH: unrecognized curve name: {groups}"));
+            let name = std::ffi::CString::new(groups.as_bytes()).map_err(|_| unrecognized())?;
+            // SAFETY: OBJ_sn2nid reads a NUL-terminated string and returns 0 when unknown.
+            let nid = unsafe { openssl_sys::OBJ_sn2nid(name.as_ptr()) };
+            if nid == 0 {
+                return Err(unrecognized());
             }
+            let no_key = || Error::tls("ECDH: could not create key");
+            openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::from_raw(nid))
+                .map_err(|_| no_key())?;
+            ctx.set_groups_list(groups).map_err(|_| no_key())?;
         }
         GroupsError::GroupsList => {
             ctx.set_groups_list(groups).map_err(|e| Error::Tls {
