@@ -66,6 +66,18 @@ pub struct VersionRules {
     pub direct_ssl: bool,
     /// W4 after S.
     pub pipelined_after_s: PipelinedAfterS,
+    /// The key-exchange setting (A10): 15's `ssl_ecdh_curve` takes one curve, which must be
+    /// an EC curve; 18's `ssl_groups` takes a colon list of any groups.
+    pub groups: GroupsSetting,
+}
+
+/// The key-exchange groups setting (A10).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupsSetting {
+    /// `ssl_ecdh_curve`: one name, looked up with `OBJ_sn2nid`, then made an EC key.
+    EcdhCurve,
+    /// `ssl_groups`: a list for `SSL_CTX_set1_groups_list`.
+    GroupsList,
 }
 
 /// TLS protocol versions the model distinguishes.
@@ -112,6 +124,7 @@ pub const RULES: [VersionRules; 3] = [
         alpn: false,
         direct_ssl: false,
         pipelined_after_s: PipelinedAfterS::RefusedAfterHandshake,
+        groups: GroupsSetting::EcdhCurve,
     },
     VersionRules {
         version: Version::Pg15,
@@ -129,6 +142,7 @@ pub const RULES: [VersionRules; 3] = [
         alpn: false,
         direct_ssl: false,
         pipelined_after_s: PipelinedAfterS::RefusedAfterHandshake,
+        groups: GroupsSetting::EcdhCurve,
     },
     VersionRules {
         version: Version::Pg18,
@@ -146,6 +160,7 @@ pub const RULES: [VersionRules; 3] = [
         alpn: true,
         direct_ssl: true,
         pipelined_after_s: PipelinedAfterS::FedIntoTls,
+        groups: GroupsSetting::GroupsList,
     },
 ];
 
@@ -239,6 +254,16 @@ pub mod text {
     /// A3: an EC key beside an RSA certificate.
     pub const NO_CERTIFICATE_ASSIGNED: &str =
         "check of private key failed: no certificate assigned";
+    /// A10: a name `OBJ_sn2nid` does not know.
+    pub fn unrecognized_curve(name: &str) -> String {
+        format!("ECDH: unrecognized curve name: {name}")
+    }
+    /// A10: a known name that is not an EC curve (X25519).
+    pub const ECDH_NO_KEY: &str = "ECDH: could not create key";
+    /// A10, 18.
+    pub const GROUPS_FAILED: &str = "could not set group names specified in ssl_groups: *";
+    /// A10, 18's HINT.
+    pub const GROUPS_HINT: &str = "Ensure that each group name is spelled correctly and supported by the installed version of OpenSSL.";
     /// A9.
     pub const PROTOCOL_RANGE: &str = "could not set SSL protocol version range";
     /// A9's DETAIL.

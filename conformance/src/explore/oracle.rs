@@ -8,11 +8,13 @@
 use std::collections::BTreeSet;
 
 use crate::case::{CertKind, Expectation, SslMode, Version};
-use crate::model::{KeyPermissions, PipelinedAfterS, TlsVersion, VersionRules, rules, text};
+use crate::model::{
+    GroupsSetting, KeyPermissions, PipelinedAfterS, TlsVersion, VersionRules, rules, text,
+};
 
 use super::scenario::{
-    ClientCert, ClientCertOption, Connect, Encryption, FileState, KeyFile, KeyOwner, Method,
-    Passphrase, RowKind, Scenario, ServerCert, ServerCiphers, WriteMode,
+    ClientCert, ClientCertOption, Connect, Encryption, FileState, Groups, KeyFile, KeyOwner,
+    Method, Passphrase, RowKind, Scenario, ServerCert, ServerCiphers, WriteMode,
 };
 
 /// A prediction: the expected trace and the rule ids that decided it.
@@ -189,6 +191,25 @@ impl Oracle<'_> {
                         ("FATAL", text::PROTOCOL_RANGE.to_owned()),
                         ("DETAIL", text::PROTOCOL_RANGE_DETAIL.to_owned()),
                     ]);
+                }
+            }
+            if let Some(groups) = s.groups {
+                self.rule(&["A10"]);
+                match (self.r.groups, groups) {
+                    (_, Groups::Secp384r1) | (GroupsSetting::GroupsList, _)
+                        if groups != Groups::Bogus => {}
+                    (GroupsSetting::EcdhCurve, Groups::X25519) => {
+                        return fatal(text::ECDH_NO_KEY.to_owned());
+                    }
+                    (GroupsSetting::EcdhCurve, _) => {
+                        return fatal(text::unrecognized_curve(groups.value()));
+                    }
+                    (GroupsSetting::GroupsList, _) => {
+                        return Some(vec![
+                            ("FATAL", text::GROUPS_FAILED.to_owned()),
+                            ("HINT", text::GROUPS_HINT.to_owned()),
+                        ]);
+                    }
                 }
             }
             if let Some(ciphers) = s.ciphers {
@@ -417,7 +438,15 @@ impl Oracle<'_> {
             self.rule(&["A6", "S8"]);
             line.push_str(" ca_names=2");
             match tls.cert {
-                Some(ClientCert::UnknownCa) => {
+                // OpenSSL completes the client's chain from its own trust store: a client
+                // that trusts the server CA (verify-ca/verify-full against root+server_ca.crt)
+                // sends the intermediate with its server-CA certificate, which then chains to
+                // the root in the server's CA file -- unless a CRL is loaded: CRL_CHECK_ALL
+                // then wants a CRL for the server CA too, which root+client.crl lacks.
+                Some(ClientCert::UnknownCa)
+                    if tls.root != Some("root+server_ca.crt")
+                        || server.crl == Some(FileState::Valid) =>
+                {
                     self.rule(&["S9"]);
                     self.saw("tls failed: alert unknown_ca");
                     return false;
@@ -506,8 +535,12 @@ impl Oracle<'_> {
             return fatal(self, "28000", text::rejected(host, user, database, ssl));
         }
         if wants_cert {
-            // Every certificate that passes verification here has CN ssltestuser.
-            let cn_matches = user == "ssltestuser";
+            // client.crt and client-revoked.crt carry CN ssltestuser; a server-CA certificate
+            // that verified (see `handshake`) carries the server's name.
+            let cn_matches = match cert {
+                Some(ClientCert::Good | ClientCert::Revoked) => user == "ssltestuser",
+                _ => false,
+            };
             if row.method == Method::Cert {
                 self.rule(&["H4", "S12"]);
                 if !cn_matches {

@@ -125,6 +125,31 @@ impl ServerCiphers {
     }
 }
 
+/// The key-exchange setting's value (`ssl_ecdh_curve` before 18, `ssl_groups` in 18).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Groups {
+    /// `secp384r1`.
+    Secp384r1,
+    /// `X25519` (not an EC curve for `ssl_ecdh_curve`).
+    X25519,
+    /// `X25519:prime256v1` (18's default; a list, so 18 only).
+    X25519P256,
+    /// `bogus`.
+    Bogus,
+}
+
+impl Groups {
+    /// The setting's value.
+    pub fn value(self) -> &'static str {
+        match self {
+            Self::Secp384r1 => "secp384r1",
+            Self::X25519 => "X25519",
+            Self::X25519P256 => "X25519:prime256v1",
+            Self::Bogus => "bogus",
+        }
+    }
+}
+
 /// A pg_hba.conf row type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RowKind {
@@ -229,6 +254,8 @@ pub struct ServerSide {
     pub crl: Option<FileState>,
     /// `ssl_ciphers` (default when `None`).
     pub ciphers: Option<ServerCiphers>,
+    /// `ssl_ecdh_curve` / `ssl_groups` (default when `None`).
+    pub groups: Option<Groups>,
     /// `ssl_min_protocol_version`.
     pub min_tls: Option<TlsVersion>,
     /// `ssl_max_protocol_version`.
@@ -552,6 +579,13 @@ impl ServerSide {
         if let Some(ciphers) = self.ciphers {
             conf.push(format!("ssl_ciphers = '{}'", ciphers.value()));
         }
+        if let Some(groups) = self.groups {
+            let name = match crate::model::rules(version).groups {
+                crate::model::GroupsSetting::EcdhCurve => "ssl_ecdh_curve",
+                crate::model::GroupsSetting::GroupsList => "ssl_groups",
+            };
+            conf.push(format!("{name} = '{}'", groups.value()));
+        }
         if let Some(v) = self.min_tls {
             conf.push(format!("ssl_min_protocol_version = '{}'", v.name()));
         }
@@ -615,6 +649,9 @@ impl fmt::Display for Scenario {
         if let Some(c) = s.ciphers {
             write!(f, ", ssl_ciphers {}", c.value())?;
         }
+        if let Some(g) = s.groups {
+            write!(f, ", groups {}", g.value())?;
+        }
         write!(f, ", {} hba rows; client {:?}", s.hba.len(), c.connect)?;
         write!(f, " as {}/{}", c.user, c.database)
     }
@@ -634,6 +671,7 @@ impl Default for ServerSide {
             ca: None,
             crl: None,
             ciphers: None,
+            groups: None,
             min_tls: None,
             max_tls: None,
             hba: vec![HbaRow::trust_all()],

@@ -10,8 +10,8 @@ use crate::case::{CertKind, SslMode, Version};
 use crate::model::{TlsVersion, rules};
 
 use super::scenario::{
-    ClientCert, ClientCertOption, ClientSide, ClientTls, Connect, Encryption, FileState, HbaRow,
-    KeyFile, KeyOwner, Method, Passphrase, RowKind, Scenario, ServerCert, ServerCiphers,
+    ClientCert, ClientCertOption, ClientSide, ClientTls, Connect, Encryption, FileState, Groups,
+    HbaRow, KeyFile, KeyOwner, Method, Passphrase, RowKind, Scenario, ServerCert, ServerCiphers,
     ServerSide, WriteMode,
 };
 
@@ -119,6 +119,15 @@ fn server(version: Version) -> BoxedStrategy<ServerSide> {
     if version != Version::Pg18 {
         ciphers.push((5, Some(ServerCiphers::Bogus)));
     }
+    let mut groups = vec![
+        (80, None),
+        (8, Some(Groups::Secp384r1)),
+        (6, Some(Groups::X25519)),
+        (3, Some(Groups::Bogus)),
+    ];
+    if r.groups == crate::model::GroupsSetting::GroupsList {
+        groups.push((6, Some(Groups::X25519P256)));
+    }
     let range = if r.file_settings {
         weighted(vec![
             (80, None),
@@ -150,7 +159,12 @@ fn server(version: Version) -> BoxedStrategy<ServerSide> {
         cert_and_key,
         cert_file,
         (key_mode, key_owner),
-        (weighted(ca), weighted(crl), weighted(ciphers)),
+        (
+            weighted(ca),
+            weighted(crl),
+            weighted(ciphers),
+            weighted(groups),
+        ),
         (range.clone(), range),
         hba,
     )
@@ -160,7 +174,7 @@ fn server(version: Version) -> BoxedStrategy<ServerSide> {
                 (cert, key),
                 cert_file,
                 (key_mode, key_owner),
-                (ca, crl, ciphers),
+                (ca, crl, ciphers, groups),
                 (min_tls, max_tls),
                 hba,
             )| {
@@ -180,6 +194,7 @@ fn server(version: Version) -> BoxedStrategy<ServerSide> {
                     ca,
                     crl,
                     ciphers,
+                    groups,
                     min_tls,
                     max_tls,
                     hba,
