@@ -119,10 +119,7 @@ where
     };
     let logger = Arc::new(Logger::stderr());
     let pid = std::process::id();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match runtime_builder().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("pgssl-server: could not start the async runtime: {e}");
@@ -201,5 +198,21 @@ async fn signals(reloader: Reloader) -> Shutdown {
                 }
             }
         }
+    }
+}
+
+/// One thread does everything when the process has one core to run on (an affinity mask of
+/// one CPU, or `TOKIO_WORKER_THREADS=1`): a multi-threaded runtime would still accept on one
+/// thread and serve on another, paying a cross-thread wake-up per connection. Otherwise a
+/// worker per core.
+fn runtime_builder() -> tokio::runtime::Builder {
+    let workers = std::env::var("TOKIO_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()));
+    if workers == Some(1) {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
     }
 }
