@@ -150,3 +150,92 @@ fn postgres_18_agrees_with_the_oracle() {
         explore_target(&target, POSTGRES_CASES);
     }
 }
+
+/// Certificate identities through clientname and a pg_ident map, built by hand so each path
+/// runs at least once: the oracle's prediction must be what the rule says, and the reference
+/// server must agree with it.
+#[test]
+fn mapped_certificate_identities() {
+    use pgssl_conformance::explore::scenario::{
+        ClientCert, ClientName, ClientSide, Connect, Encryption, FileState, HbaRow, IdentLine,
+        Method, RowKind, ServerSide, WriteMode,
+    };
+    use pgssl_conformance::explore::{Scenario, check, oracle};
+    use pgssl_conformance::run::Status;
+
+    let row = |clientname, map| HbaRow {
+        kind: RowKind::HostSsl,
+        method: Method::Cert,
+        clientname,
+        map,
+        ..HbaRow::trust_all()
+    };
+    let scenario = |row: HbaRow, ident: Vec<IdentLine>, user: &'static str| Scenario {
+        version: Version::Pg15,
+        server: ServerSide {
+            ca: Some(FileState::Valid),
+            hba: vec![row],
+            ident,
+            ..ServerSide::default()
+        },
+        client: ClientSide {
+            user,
+            tls: pgssl_conformance::explore::scenario::ClientTls {
+                cert: Some(ClientCert::Good),
+                ..Default::default()
+            },
+            ..ClientSide::new(Connect::Raw(Encryption::SslRequest, WriteMode::Whole))
+        },
+    };
+    let to_another = IdentLine {
+        system: "ssltestuser",
+        user: "anotheruser",
+    };
+    let dn_regex = IdentLine {
+        system: "/^CN=.*user$",
+        user: "postgres",
+    };
+    let cases = [
+        // The CN maps to anotheruser.
+        (
+            scenario(row(None, true), vec![to_another], "anotheruser"),
+            true,
+        ),
+        // A map without a line for the user.
+        (
+            scenario(row(None, true), vec![to_another], "postgres"),
+            false,
+        ),
+        // clientname=DN: "CN=ssltestuser" is not the user name...
+        (
+            scenario(row(Some(ClientName::Dn), false), vec![], "ssltestuser"),
+            false,
+        ),
+        // ...but a regular expression over the DN can map it.
+        (
+            scenario(row(Some(ClientName::Dn), true), vec![dn_regex], "postgres"),
+            true,
+        ),
+        // clientname=CN is the default.
+        (
+            scenario(row(Some(ClientName::Cn), false), vec![], "ssltestuser"),
+            true,
+        ),
+    ];
+    let target = reference(Version::Pg15);
+    for (scenario, logs_in) in cases {
+        let predicted = oracle::predict(&scenario).expectation.trace;
+        assert_eq!(
+            predicted.last().map(String::as_str) == Some("ReadyForQuery"),
+            logs_in,
+            "{scenario}: {predicted:?}"
+        );
+        let checked = check(&target, &scenario);
+        assert_eq!(
+            checked.status,
+            Status::Pass,
+            "{scenario}:\n{}",
+            checked.diff.unwrap_or_default()
+        );
+    }
+}

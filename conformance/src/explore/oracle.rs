@@ -13,8 +13,8 @@ use crate::model::{
 };
 
 use super::scenario::{
-    ClientCert, ClientCertOption, Connect, Encryption, FileState, Groups, KeyFile, KeyOwner,
-    Method, Passphrase, RowKind, Scenario, ServerCert, ServerCiphers, WriteMode,
+    ClientCert, ClientCertOption, ClientName, Connect, Encryption, FileState, Groups, KeyFile,
+    KeyOwner, Method, Passphrase, RowKind, Scenario, ServerCert, ServerCiphers, WriteMode,
 };
 
 /// A prediction: the expected trace and the rule ids that decided it.
@@ -498,6 +498,9 @@ impl Oracle<'_> {
                 (RowKind::Host, _) => true,
                 (RowKind::HostSsl, _) => ssl,
                 (RowKind::HostNoSsl, _) => !ssl,
+                // No client here encrypts with GSSAPI.
+                (RowKind::HostGssEnc, _) => false,
+                (RowKind::HostNoGssEnc, _) => true,
             };
             let db = row.database == "all"
                 || row.database == database
@@ -535,12 +538,28 @@ impl Oracle<'_> {
             return fatal(self, "28000", text::rejected(host, user, database, ssl));
         }
         if wants_cert {
-            // client.crt and client-revoked.crt carry CN ssltestuser; a server-CA certificate
-            // that verified (see `handshake`) carries the server's name.
-            let cn_matches = match cert {
-                Some(ClientCert::Good | ClientCert::Revoked) => user == "ssltestuser",
-                _ => false,
+            // client.crt and client-revoked.crt carry only CN ssltestuser (DN
+            // CN=ssltestuser); a server-CA certificate that verified (see `handshake`) carries
+            // the server's name, which no user or map line here matches.
+            let peer = match (cert, row.clientname) {
+                (Some(ClientCert::Good | ClientCert::Revoked), Some(ClientName::Dn)) => {
+                    "CN=ssltestuser"
+                }
+                (Some(ClientCert::Good | ClientCert::Revoked), _) => "ssltestuser",
+                _ => "common-name.pg-ssltest.test",
             };
+            let cn_matches = if row.map {
+                self.rule(&["H4"]);
+                server
+                    .ident
+                    .iter()
+                    .any(|l| l.user == user && ident_matches(l.system, peer))
+            } else {
+                peer == user
+            };
+            if row.clientname.is_some() {
+                self.rule(&["H4"]);
+            }
             if row.method == Method::Cert {
                 self.rule(&["H4", "S12"]);
                 if !cn_matches {
@@ -602,6 +621,27 @@ impl Oracle<'_> {
         } else {
             self.saw(text::SSL_REQUIRED);
             Login::Other
+        }
+    }
+}
+
+/// A pg_ident.conf system-user field against the certificate's name: exact, or after `/` a
+/// regular expression (only the anchored forms the strategies draw: `^prefix` and
+/// `^CN=.*suffix$`).
+fn ident_matches(system: &str, peer: &str) -> bool {
+    match system.strip_prefix('/') {
+        None => system == peer,
+        Some(re) => {
+            let re = re.strip_prefix('^').unwrap_or(re);
+            match re.split_once(".*") {
+                Some((head, tail)) => {
+                    let tail = tail.strip_suffix('$').unwrap_or(tail);
+                    peer.len() >= head.len() + tail.len()
+                        && peer.starts_with(head)
+                        && peer.ends_with(tail)
+                }
+                None => peer.starts_with(re),
+            }
         }
     }
 }

@@ -161,6 +161,10 @@ pub enum RowKind {
     HostSsl,
     /// `hostnossl`.
     HostNoSsl,
+    /// `hostgssenc` (12+): GSSAPI-encrypted TCP connections only, so never here.
+    HostGssEnc,
+    /// `hostnogssenc` (12+): TCP connections without GSSAPI encryption.
+    HostNoGssEnc,
 }
 
 /// A pg_hba.conf method.
@@ -183,6 +187,24 @@ pub enum ClientCertOption {
     VerifyFull,
 }
 
+/// The `clientname` option (14+): which part of the certificate is the user name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientName {
+    /// `clientname=CN`.
+    Cn,
+    /// `clientname=DN`: the subject in RFC 2253 form.
+    Dn,
+}
+
+/// One pg_ident.conf line of map `m`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IdentLine {
+    /// The system user name: exact, or a regular expression after `/`.
+    pub system: &'static str,
+    /// The database user it may log in as.
+    pub user: &'static str,
+}
+
 /// One pg_hba.conf row.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HbaRow {
@@ -198,6 +220,10 @@ pub struct HbaRow {
     pub method: Method,
     /// Option.
     pub clientcert: Option<ClientCertOption>,
+    /// `clientname=` (cert rows, 15 and 18).
+    pub clientname: Option<ClientName>,
+    /// `map=m` (cert rows).
+    pub map: bool,
 }
 
 impl HbaRow {
@@ -208,6 +234,8 @@ impl HbaRow {
             RowKind::Host => "host",
             RowKind::HostSsl => "hostssl",
             RowKind::HostNoSsl => "hostnossl",
+            RowKind::HostGssEnc => "hostgssenc",
+            RowKind::HostNoGssEnc => "hostnogssenc",
         };
         let method = match self.method {
             Method::Trust => "trust",
@@ -227,6 +255,15 @@ impl HbaRow {
                 ClientCertOption::VerifyFull => "verify-full",
             };
             line.push_str(&format!(" clientcert={value}"));
+        }
+        if let Some(name) = self.clientname {
+            line.push_str(match name {
+                ClientName::Cn => " clientname=CN",
+                ClientName::Dn => " clientname=DN",
+            });
+        }
+        if self.map {
+            line.push_str(" map=m");
         }
         line
     }
@@ -262,6 +299,8 @@ pub struct ServerSide {
     pub max_tls: Option<TlsVersion>,
     /// pg_hba.conf.
     pub hba: Vec<HbaRow>,
+    /// pg_ident.conf: the lines of map `m`.
+    pub ident: Vec<IdentLine>,
 }
 
 /// A client certificate.
@@ -600,7 +639,11 @@ impl ServerSide {
             },
             files,
             hba: Some(self.hba.iter().map(|r| r.line(version)).collect()),
-            ident: Vec::new(),
+            ident: self
+                .ident
+                .iter()
+                .map(|l| format!("m \"{}\" {}", l.system, l.user))
+                .collect(),
             env: Vec::new(),
         }
     }
@@ -675,6 +718,7 @@ impl Default for ServerSide {
             min_tls: None,
             max_tls: None,
             hba: vec![HbaRow::trust_all()],
+            ident: Vec::new(),
         }
     }
 }
@@ -689,6 +733,8 @@ impl HbaRow {
             address: "127.0.0.1/32",
             method: Method::Trust,
             clientcert: None,
+            clientname: None,
+            map: false,
         }
     }
 }

@@ -10,9 +10,9 @@ use crate::case::{CertKind, SslMode, Version};
 use crate::model::{TlsVersion, rules};
 
 use super::scenario::{
-    ClientCert, ClientCertOption, ClientSide, ClientTls, Connect, Encryption, FileState, Groups,
-    HbaRow, KeyFile, KeyOwner, Method, Passphrase, RowKind, Scenario, ServerCert, ServerCiphers,
-    ServerSide, WriteMode,
+    ClientCert, ClientCertOption, ClientName, ClientSide, ClientTls, Connect, Encryption,
+    FileState, Groups, HbaRow, IdentLine, KeyFile, KeyOwner, Method, Passphrase, RowKind, Scenario,
+    ServerCert, ServerCiphers, ServerSide, WriteMode,
 };
 
 /// One of `items`, by weight; shrinks towards the first.
@@ -143,17 +143,25 @@ fn server(version: Version) -> BoxedStrategy<ServerSide> {
     )
         .prop_map(|(mut rows, catch_all)| {
             if catch_all {
-                rows.push(HbaRow {
-                    kind: RowKind::Host,
-                    database: "all",
-                    user: "all",
-                    address: "127.0.0.1/32",
-                    method: Method::Trust,
-                    clientcert: None,
-                });
+                rows.push(HbaRow::trust_all());
             }
             rows
         });
+    let ident_line = (
+        weighted(vec![
+            (3, "ssltestuser"),
+            (2, "CN=ssltestuser"),
+            (2, "/^ssl"),
+            (1, "/^CN=.*user$"),
+        ]),
+        weighted(vec![
+            (2, "anotheruser"),
+            (2, "ssltestuser"),
+            (1, "postgres"),
+        ]),
+    )
+        .prop_map(|(system, user)| IdentLine { system, user });
+    let ident = prop::collection::vec(ident_line, 0..=2);
     (
         weighted(vec![(85, true), (15, false)]),
         cert_and_key,
@@ -166,7 +174,7 @@ fn server(version: Version) -> BoxedStrategy<ServerSide> {
             weighted(groups),
         ),
         (range.clone(), range),
-        hba,
+        (hba, ident),
     )
         .prop_map(
             |(
@@ -176,7 +184,7 @@ fn server(version: Version) -> BoxedStrategy<ServerSide> {
                 (key_mode, key_owner),
                 (ca, crl, ciphers, groups),
                 (min_tls, max_tls),
-                hba,
+                (hba, ident),
             )| {
                 // A root-owned key is mostly 0640 (readable through the group), the way
                 // Debian's snakeoil key is installed; 0600 root-owned keys stay as 0400.
@@ -198,6 +206,7 @@ fn server(version: Version) -> BoxedStrategy<ServerSide> {
                     min_tls,
                     max_tls,
                     hba,
+                    ident,
                 }
             },
         )
@@ -206,12 +215,27 @@ fn server(version: Version) -> BoxedStrategy<ServerSide> {
 
 fn hba_row(version: Version) -> BoxedStrategy<HbaRow> {
     let r = rules(version);
-    let kind = weighted(vec![
+    let mut kinds = vec![
         (4, RowKind::Host),
         (4, RowKind::HostSsl),
         (2, RowKind::HostNoSsl),
         (1, RowKind::Local),
-    ]);
+    ];
+    if r.clientcert_verify_full {
+        kinds.push((1, RowKind::HostGssEnc));
+        kinds.push((1, RowKind::HostNoGssEnc));
+    }
+    let kind = weighted(kinds);
+    let clientname = if r.clientcert_verify_full {
+        weighted(vec![
+            (6, None),
+            (2, Some(ClientName::Cn)),
+            (2, Some(ClientName::Dn)),
+        ])
+    } else {
+        Just(None).boxed()
+    };
+    let map = weighted(vec![(6, false), (4, true)]);
     let database = weighted(vec![
         (6, "all"),
         (2, "postgres"),
@@ -239,31 +263,40 @@ fn hba_row(version: Version) -> BoxedStrategy<HbaRow> {
     if r.clientcert_verify_full {
         clientcert.push((2, Some(ClientCertOption::VerifyFull)));
     }
-    (kind, database, user, address, method, weighted(clientcert))
-        .prop_map(|(kind, database, user, address, method, clientcert)| {
-            // clientcert on a non-hostssl row is an error the oracle predicts; keep it rare
-            // and never on local rows, whose other options it would hide.
-            let clientcert = match kind {
-                RowKind::HostSsl => clientcert,
-                RowKind::Host if database == "template1" => clientcert,
-                _ => None,
-            };
-            // Likewise cert on a row that is not hostssl.
-            let method = match (method, kind) {
-                (Method::Cert, RowKind::HostSsl) => Method::Cert,
-                (Method::Cert, _) if user == "anotheruser" => Method::Cert,
-                (Method::Cert, _) => Method::Trust,
-                (m, _) => m,
-            };
-            HbaRow {
-                kind,
-                database,
-                user,
-                address,
-                method,
-                clientcert,
-            }
-        })
+    (
+        (kind, database, user, address, method),
+        (weighted(clientcert), clientname, map),
+    )
+        .prop_map(
+            |((kind, database, user, address, method), (clientcert, clientname, map))| {
+                // clientcert on a non-hostssl row is an error the oracle predicts; keep it rare
+                // and never on local rows, whose other options it would hide.
+                let clientcert = match kind {
+                    RowKind::HostSsl => clientcert,
+                    RowKind::Host if database == "template1" => clientcert,
+                    _ => None,
+                };
+                // Likewise cert on a row that is not hostssl.
+                let method = match (method, kind) {
+                    (Method::Cert, RowKind::HostSsl) => Method::Cert,
+                    (Method::Cert, _) if user == "anotheruser" => Method::Cert,
+                    (Method::Cert, _) => Method::Trust,
+                    (m, _) => m,
+                };
+                // clientname and map only where they are valid: hostssl cert rows.
+                let cert_row = method == Method::Cert && kind == RowKind::HostSsl;
+                HbaRow {
+                    kind,
+                    database,
+                    user,
+                    address,
+                    method,
+                    clientcert,
+                    clientname: clientname.filter(|_| cert_row),
+                    map: map && cert_row,
+                }
+            },
+        )
         .boxed()
 }
 
