@@ -389,7 +389,15 @@ impl Oracle<'_> {
             "TLS_AES_256_GCM_SHA384"
         } else {
             self.rule(&["A10"]);
-            match tls12_cipher(server.cert.kind(), server.ciphers, tls.ciphers) {
+            if server.openssl_seclevel0 {
+                self.rule(&["S2"]);
+            }
+            match tls12_cipher(
+                server.cert.kind(),
+                server.ciphers,
+                server.openssl_seclevel0,
+                tls.ciphers,
+            ) {
                 Some(c) => c,
                 None => {
                     if matches!(
@@ -652,6 +660,7 @@ fn ident_matches(system: &str, peer: &str) -> bool {
 fn tls12_cipher(
     kind: CertKind,
     server: Option<ServerCiphers>,
+    seclevel0: bool,
     client: Option<&'static str>,
 ) -> Option<&'static str> {
     let key_fits = |c: &str| match c {
@@ -664,8 +673,10 @@ fn tls12_cipher(
         Some(ServerCiphers::Aes128Pair) => {
             c == "ECDHE-ECDSA-AES128-GCM-SHA256" || c == "ECDHE-RSA-AES128-GCM-SHA256"
         }
-        // Without @SECLEVEL=0 the server's own security level rules NULL-SHA out.
-        Some(ServerCiphers::Null) | Some(ServerCiphers::Bogus) => false,
+        // Without @SECLEVEL=0 the server's security level rules NULL-SHA out, unless
+        // OPENSSL_CONF lowered it: the level survives ssl_ciphers.
+        Some(ServerCiphers::Null) => seclevel0 && c == "NULL-SHA",
+        Some(ServerCiphers::Bogus) => false,
         Some(ServerCiphers::NullSeclevel0) => c == "NULL-SHA",
     };
     match client {

@@ -23,6 +23,9 @@ pub struct Scenario {
     pub client: ClientSide,
 }
 
+/// An OpenSSL configuration that lowers the default security level to 0.
+const OPENSSL_CNF_SECLEVEL0: &str = "openssl_conf = openssl_init\n\n[openssl_init]\nssl_conf = ssl_sect\n\n[ssl_sect]\nsystem_default = system_default_sect\n\n[system_default_sect]\nCipherString = DEFAULT@SECLEVEL=0\n";
+
 /// The server certificate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ServerCert {
@@ -293,6 +296,9 @@ pub struct ServerSide {
     pub ciphers: Option<ServerCiphers>,
     /// `ssl_ecdh_curve` / `ssl_groups` (default when `None`).
     pub groups: Option<Groups>,
+    /// The server runs with `OPENSSL_CONF` naming a file that lowers OpenSSL's security
+    /// level to 0 (`CipherString = DEFAULT@SECLEVEL=0`).
+    pub openssl_seclevel0: bool,
     /// `ssl_min_protocol_version`.
     pub min_tls: Option<TlsVersion>,
     /// `ssl_max_protocol_version`.
@@ -631,6 +637,17 @@ impl ServerSide {
         if let Some(v) = self.max_tls {
             conf.push(format!("ssl_max_protocol_version = '{}'", v.name()));
         }
+        let mut env = Vec::new();
+        if self.openssl_seclevel0 {
+            files.push(FileOp::Write {
+                path: "openssl.cnf".to_owned(),
+                text: OPENSSL_CNF_SECLEVEL0.to_owned(),
+            });
+            env.push((
+                "OPENSSL_CONF".to_owned(),
+                "{datadir}/openssl.cnf".to_owned(),
+            ));
+        }
         Setup {
             conf,
             cert: match self.cert {
@@ -644,7 +661,7 @@ impl ServerSide {
                 .iter()
                 .map(|l| format!("m \"{}\" {}", l.system, l.user))
                 .collect(),
-            env: Vec::new(),
+            env,
         }
     }
 }
@@ -695,6 +712,9 @@ impl fmt::Display for Scenario {
         if let Some(g) = s.groups {
             write!(f, ", groups {}", g.value())?;
         }
+        if s.openssl_seclevel0 {
+            write!(f, ", OPENSSL_CONF at security level 0")?;
+        }
         write!(f, ", {} hba rows; client {:?}", s.hba.len(), c.connect)?;
         write!(f, " as {}/{}", c.user, c.database)
     }
@@ -715,6 +735,7 @@ impl Default for ServerSide {
             crl: None,
             ciphers: None,
             groups: None,
+            openssl_seclevel0: false,
             min_tls: None,
             max_tls: None,
             hba: vec![HbaRow::trust_all()],
