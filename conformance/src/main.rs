@@ -71,6 +71,9 @@ enum Command {
         /// Output format (human or json).
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+        /// Scenarios run at once (the same seed and job count replay the same scenarios).
+        #[arg(long, default_value_t = 4)]
+        jobs: u32,
         /// Print every scenario with its trace as it runs.
         #[arg(long)]
         show: bool,
@@ -171,13 +174,14 @@ fn main() -> ExitCode {
             cases,
             seed,
             format,
+            jobs,
             show,
             oracle_coverage,
         } => {
             if oracle_coverage {
                 explore_coverage(cases, seed)
             } else {
-                explore(targets, cases, seed, format, show)
+                explore(targets, cases, seed, jobs, format, show)
             }
         }
         Command::Run {
@@ -281,6 +285,7 @@ fn explore(
     specs: Vec<String>,
     cases: u32,
     seed: Option<String>,
+    jobs: u32,
     format: Format,
     show: bool,
 ) -> ExitCode {
@@ -312,9 +317,10 @@ fn explore(
         seed,
         max_shrink_iters: 64,
         regressions: None,
+        jobs,
     };
     eprintln!(
-        "pgssl-conform explore: seed {seed} (replay with {}={seed})",
+        "pgssl-conform explore: seed {seed}, {jobs} jobs (replay with {}={seed} --jobs {jobs})",
         explore::SEED_VAR
     );
     let mut outcomes = Vec::new();

@@ -20,6 +20,8 @@ use pgssl_conformance::target::reference::{Reference, ServerCommand};
 const REFERENCE_CASES: u32 = 200;
 /// Scenarios per real PostgreSQL: every one starts a server.
 const POSTGRES_CASES: u32 = 64;
+/// Scenarios run at once per target (most of a scenario's time is waiting on sockets).
+const JOBS: u32 = 4;
 
 fn cases(default: u32) -> u32 {
     std::env::var("PGSSL_EXPLORE_CASES")
@@ -31,6 +33,7 @@ fn cases(default: u32) -> u32 {
 fn explore_target(target: &dyn Target, default_cases: u32) {
     let label = target.label();
     let mut options = Options::from_env(cases(default_cases)).expect("PGSSL_EXPLORE_SEED");
+    options.jobs = JOBS;
     options.regressions = Some(
         PathBuf::from(env!("CARGO_MANIFEST_DIR"))
             .join("proptest-regressions")

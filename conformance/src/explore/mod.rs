@@ -44,6 +44,9 @@ pub struct Options {
     pub max_shrink_iters: u32,
     /// A proptest regression file: failures are recorded there and replayed first.
     pub regressions: Option<std::path::PathBuf>,
+    /// Scenarios run at once: job 0 uses the seed itself, job `i` a seed derived from it, so
+    /// the same seed and job count replay the same scenarios.
+    pub jobs: u32,
 }
 
 impl Options {
@@ -54,6 +57,7 @@ impl Options {
             seed: seed_from_env()?,
             max_shrink_iters: 64,
             regressions: None,
+            jobs: 1,
         })
     }
 }
@@ -153,15 +157,82 @@ pub fn check(target: &dyn Target, scenario: &Scenario) -> Checked {
     }
 }
 
-/// Draws `options.cases` scenarios for the target's version and runs them; on the first
-/// disagreement, shrinks it.
+/// Draws `options.cases` scenarios for the target's version and runs them, `options.jobs`
+/// at a time; on the first disagreement (per job), shrinks it. Progress gets the running
+/// count of scenarios.
 pub fn explore(
     target: &dyn Target,
     options: &Options,
     progress: &(dyn Fn(u32, &Scenario, &Checked) + Sync),
 ) -> Outcome {
+    let jobs = options.jobs.clamp(1, options.cases.max(1));
+    let count = AtomicU32::new(0);
+    if jobs == 1 {
+        return explore_job(
+            target,
+            options,
+            options.seed,
+            options.cases,
+            &count,
+            progress,
+        );
+    }
+    let outcomes: Vec<Outcome> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..jobs)
+            .map(|i| {
+                let cases = options.cases / jobs + u32::from(i < options.cases % jobs);
+                let seed = job_seed(options.seed, i);
+                // Only job 0 replays and records regressions: one writer per file.
+                let mut job_options = options.clone();
+                if i > 0 {
+                    job_options.regressions = None;
+                }
+                let count = &count;
+                scope.spawn(move || explore_job(target, &job_options, seed, cases, count, progress))
+            })
+            .collect();
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    let mut merged = Outcome {
+        target: target.label(),
+        seed: options.seed,
+        scenarios: 0,
+        agreed: 0,
+        not_applicable: 0,
+        shrink_runs: 0,
+        rules: BTreeMap::new(),
+        disagreement: None,
+    };
+    for o in outcomes {
+        merged.scenarios += o.scenarios;
+        merged.agreed += o.agreed;
+        merged.not_applicable += o.not_applicable;
+        merged.shrink_runs += o.shrink_runs;
+        for (rule, n) in o.rules {
+            *merged.rules.entry(rule).or_default() += n;
+        }
+        if merged.disagreement.is_none() {
+            merged.disagreement = o.disagreement;
+        }
+    }
+    merged
+}
+
+/// Job `i`'s seed: the seed itself for job 0.
+fn job_seed(seed: u64, i: u32) -> u64 {
+    seed.wrapping_add(u64::from(i).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+fn explore_job(
+    target: &dyn Target,
+    options: &Options,
+    seed: u64,
+    cases: u32,
+    count: &AtomicU32,
+    progress: &(dyn Fn(u32, &Scenario, &Checked) + Sync),
+) -> Outcome {
     let mut config = Config {
-        cases: options.cases,
+        cases,
         max_shrink_iters: options.max_shrink_iters,
         failure_persistence: None,
         ..Config::default()
@@ -172,7 +243,7 @@ pub fn explore(
             Some(Box::new(FileFailurePersistence::Direct(leaked)) as Box<dyn FailurePersistence>);
     }
     let mut seed_bytes = [0u8; 32];
-    seed_bytes[..8].copy_from_slice(&options.seed.to_le_bytes());
+    seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes);
     let mut runner = TestRunner::new_with_rng(config, rng);
 
@@ -190,7 +261,8 @@ pub fn explore(
         let status = checked.status;
         let counting = !shrinking.load(Ordering::Relaxed);
         if counting {
-            let n = scenarios.fetch_add(1, Ordering::Relaxed) + 1;
+            scenarios.fetch_add(1, Ordering::Relaxed);
+            let n = count.fetch_add(1, Ordering::Relaxed) + 1;
             progress(n, &scenario, &checked);
             let mut r = rules.lock().unwrap_or_else(|p| p.into_inner());
             for id in &checked.rules {
@@ -255,7 +327,7 @@ pub fn explore(
     };
     Outcome {
         target: target.label(),
-        seed: options.seed,
+        seed,
         scenarios: scenarios.into_inner(),
         agreed: agreed.into_inner(),
         not_applicable: not_applicable.into_inner(),

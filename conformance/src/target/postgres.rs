@@ -171,7 +171,7 @@ impl Postgres {
         Ok(())
     }
 
-    fn provision(&self, setup: &Setup) -> Result<(PathBuf, PathBuf, u16), Error> {
+    fn provision(&self, setup: &Setup) -> Result<(PathBuf, PathBuf), Error> {
         let template = self.template()?;
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let dir = self.base.path().join(format!("data-{n}"));
@@ -192,9 +192,8 @@ impl Postgres {
         fs::set_permissions(&sockets, fs::Permissions::from_mode(0o700))
             .map_err(|e| Error::io("setting permissions on", &sockets, e))?;
         self.chown(&sockets)?;
-        let port = spawned::free_port()?;
         let mut conf = format!(
-            "\n# pgssl conformance set-up\nlisten_addresses = '127.0.0.1'\nport = {port}\nunix_socket_directories = '{}'\n",
+            "\n# pgssl conformance set-up\nlisten_addresses = '127.0.0.1'\nunix_socket_directories = '{}'\n",
             sockets.display()
         );
         for line in conf_lines(setup) {
@@ -208,7 +207,7 @@ impl Postgres {
         fs::write(&conf_path, text).map_err(|e| Error::io("writing", &conf_path, e))?;
         let server = self.user.unwrap_or_else(current_ids);
         write_data_directory(setup, &dir, server, None)?;
-        Ok((dir, sockets, port))
+        Ok((dir, sockets))
     }
 }
 
@@ -232,13 +231,17 @@ impl Target for Postgres {
     }
 
     fn start(&self, setup: &Setup) -> Result<Started, Error> {
-        let (dir, sockets, port) = self.provision(setup)?;
-        let mut command = self.command("postgres");
-        for (name, value) in &setup.env {
-            command.env(name, value.replace("{datadir}", &dir.display().to_string()));
-        }
-        command.arg("-D").arg(&dir);
+        let (dir, sockets) = self.provision(setup)?;
+        // -p wins over the port the copied postgresql.conf may name.
+        let make = |port: u16| {
+            let mut command = self.command("postgres");
+            for (name, value) in &setup.env {
+                command.env(name, value.replace("{datadir}", &dir.display().to_string()));
+            }
+            command.arg("-D").arg(&dir).args(["-p", &port.to_string()]);
+            command
+        };
         let owner = self.user.unwrap_or_else(current_ids);
-        spawned::start(&self.label(), command, dir, sockets, port, owner)
+        spawned::start(&self.label(), &make, dir.clone(), sockets.clone(), owner)
     }
 }

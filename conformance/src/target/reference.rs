@@ -171,31 +171,33 @@ impl Reference {
         }
         write_data_directory(setup, &dir, owner, Some(&self.conf_text(setup)))?;
         crate::setup::chown_tree(&sockets, owner)?;
-        let port = spawned::free_port()?;
-        let mut command = Command::new(program);
-        command
-            .args(&server.prefix)
-            .arg("-D")
-            .arg(&dir)
-            .args(["-p", &port.to_string(), "-h", "127.0.0.1", "-k"])
-            .arg(&sockets);
-        if owner != current_ids() {
-            command.uid(owner.0).gid(owner.1);
-        }
-        // A session of its own: no controlling terminal, so a protected key with no
-        // passphrase command fails as it does under a service manager instead of prompting
-        // on the harness's terminal.
-        // SAFETY: setsid(2) is async-signal-safe.
-        unsafe {
-            command.pre_exec(|| {
-                libc::setsid();
-                Ok(())
-            });
-        }
-        for (name, value) in &setup.env {
-            command.env(name, value.replace("{datadir}", &dir.display().to_string()));
-        }
-        spawned::start(&self.label(), command, dir, sockets, port, owner)
+        let make = |port: u16| {
+            let mut command = Command::new(&program);
+            command
+                .args(&server.prefix)
+                .arg("-D")
+                .arg(&dir)
+                .args(["-p", &port.to_string(), "-h", "127.0.0.1", "-k"])
+                .arg(&sockets);
+            if owner != current_ids() {
+                command.uid(owner.0).gid(owner.1);
+            }
+            // A session of its own: no controlling terminal, so a protected key with no
+            // passphrase command fails as it does under a service manager instead of
+            // prompting on the harness's terminal.
+            // SAFETY: setsid(2) is async-signal-safe.
+            unsafe {
+                command.pre_exec(|| {
+                    libc::setsid();
+                    Ok(())
+                });
+            }
+            for (name, value) in &setup.env {
+                command.env(name, value.replace("{datadir}", &dir.display().to_string()));
+            }
+            command
+        };
+        spawned::start(&self.label(), &make, dir.clone(), sockets.clone(), owner)
     }
 
     fn start_embedded(&self, setup: &Setup) -> Result<Started, Error> {

@@ -61,16 +61,44 @@ pub fn free_port() -> Result<u16, Error> {
     Ok(port)
 }
 
-/// Starts `command` (already given its arguments, user and environment) with its output in
-/// `<datadir>.log`, and waits until it is ready or has exited.
+/// Starts the server `make(port)` builds (its arguments, user and environment given) with
+/// its output in `<datadir>.log`, and waits until it is ready or has exited. The port is
+/// free when picked but not reserved: when another process takes it first (`Address
+/// already in use`, likely when set-ups start in parallel), the start is retried on a new
+/// one.
 pub fn start(
+    label: &str,
+    make: &dyn Fn(u16) -> Command,
+    datadir: PathBuf,
+    sockets: PathBuf,
+    owner: Ids,
+) -> Result<Started, Error> {
+    const ATTEMPTS: usize = 5;
+    for attempt in 1..=ATTEMPTS {
+        let port = free_port()?;
+        let (started, port_taken) = start_once(
+            label,
+            make(port),
+            datadir.clone(),
+            sockets.clone(),
+            port,
+            owner,
+        )?;
+        if !(port_taken && attempt < ATTEMPTS) {
+            return Ok(started);
+        }
+    }
+    unreachable!("the last attempt returns")
+}
+
+fn start_once(
     label: &str,
     mut command: Command,
     datadir: PathBuf,
     sockets: PathBuf,
     port: u16,
     owner: Ids,
-) -> Result<Started, Error> {
+) -> Result<(Started, bool), Error> {
     let log_path = datadir.with_extension("log");
     let log = fs::File::create(&log_path).map_err(|e| Error::io("creating", &log_path, e))?;
     let log_err = log
@@ -90,6 +118,7 @@ pub fn start(
         datadir,
         sockets,
         owner,
+        keep_files: false,
     };
     let start = Instant::now();
     loop {
@@ -98,10 +127,14 @@ pub fn start(
             .iter()
             .any(|l| l.contains("ready to accept connections"))
         {
-            return Ok(Started::Running(Box::new(running)));
+            return Ok((Started::Running(Box::new(running)), false));
         }
         if let Ok(Some(_)) = running.child.try_wait() {
-            return Ok(Started::Refused(refusal(&lines)));
+            let lines = running.lines();
+            let port_taken = lines.iter().any(|l| l.contains("Address already in use"));
+            // The retry starts from the same data directory.
+            running.keep_files = port_taken;
+            return Ok((Started::Refused(refusal(&lines)), port_taken));
         }
         if start.elapsed() > START_TIMEOUT {
             return Err(Error::TargetUnavailable {
@@ -124,6 +157,9 @@ struct Spawned {
     datadir: PathBuf,
     sockets: PathBuf,
     owner: Ids,
+    /// Leave the data directory, sockets and log in place when dropped (a start retried on
+    /// another port reuses them).
+    keep_files: bool,
 }
 
 impl Spawned {
@@ -175,6 +211,9 @@ impl Drop for Spawned {
         let _ = self.child.kill();
         let _ = self.child.wait();
         crate::cleanup::forget_process(self.child.id());
+        if self.keep_files {
+            return;
+        }
         let _ = fs::remove_dir_all(&self.datadir);
         let _ = fs::remove_dir_all(&self.sockets);
         let _ = fs::remove_file(&self.log_path);
