@@ -290,15 +290,7 @@ fn explore(
     show: bool,
 ) -> ExitCode {
     use pgssl_conformance::explore::{self, Options};
-    let seed = match seed {
-        Some(text) => {
-            // SAFETY: set before any thread is started.
-            unsafe { std::env::set_var(explore::SEED_VAR, text) };
-            explore::seed_from_env()
-        }
-        None => explore::seed_from_env(),
-    };
-    let seed = match seed {
+    let seed = match explore::seed_or_env(seed.as_deref()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("pgssl-conform: {e}");
@@ -419,11 +411,7 @@ fn explore_report(o: &pgssl_conformance::explore::Outcome, took: std::time::Dura
 fn explore_coverage(cases: u32, seed: Option<String>) -> ExitCode {
     use pgssl_conformance::case::Version;
     use pgssl_conformance::explore;
-    let seed = match seed.map_or_else(explore::seed_from_env, |s| {
-        // SAFETY: set before any thread is started.
-        unsafe { std::env::set_var(explore::SEED_VAR, s) };
-        explore::seed_from_env()
-    }) {
+    let seed = match explore::seed_or_env(seed.as_deref()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("pgssl-conform: {e}");

@@ -21,6 +21,15 @@ fn row(kind: RowKind, method: Method) -> HbaRow {
     }
 }
 
+/// `hostssl all all 127.0.0.1/32 trust clientcert=...`.
+fn hostssl_trust(clientcert: ClientCertOption) -> HbaRow {
+    HbaRow {
+        kind: RowKind::HostSsl,
+        clientcert: Some(clientcert),
+        ..HbaRow::trust_all()
+    }
+}
+
 fn ssl_request() -> ClientSide {
     ClientSide::new(Connect::Raw(Encryption::SslRequest, WriteMode::Whole))
 }
@@ -374,11 +383,7 @@ fn pairs() -> Vec<(&'static str, ServerSide, ClientSide)> {
         (
             "hba/verify-full-with-trust-mismatch",
             ServerSide {
-                hba: vec![HbaRow {
-                    kind: RowKind::HostSsl,
-                    clientcert: Some(ClientCertOption::VerifyFull),
-                    ..HbaRow::trust_all()
-                }],
+                hba: vec![hostssl_trust(ClientCertOption::VerifyFull)],
                 ..with_ca()
             },
             as_user(ssl_request(), "anotheruser", Some(ClientCert::Good)),
@@ -386,11 +391,7 @@ fn pairs() -> Vec<(&'static str, ServerSide, ClientSide)> {
         (
             "hba/verify-ca-with-another-user",
             ServerSide {
-                hba: vec![HbaRow {
-                    kind: RowKind::HostSsl,
-                    clientcert: Some(ClientCertOption::VerifyCa),
-                    ..HbaRow::trust_all()
-                }],
+                hba: vec![hostssl_trust(ClientCertOption::VerifyCa)],
                 ..with_ca()
             },
             as_user(ssl_request(), "anotheruser", Some(ClientCert::Good)),
@@ -439,11 +440,7 @@ fn versioned_pairs() -> Vec<(&'static str, Version, ServerSide, ClientSide)> {
         "hba/clientcert-1",
         Version::Seed,
         ServerSide {
-            hba: vec![HbaRow {
-                kind: RowKind::HostSsl,
-                clientcert: Some(ClientCertOption::VerifyCa),
-                ..HbaRow::trust_all()
-            }],
+            hba: vec![hostssl_trust(ClientCertOption::VerifyCa)],
             ..with_ca()
         },
         ssl_request(),

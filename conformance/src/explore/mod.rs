@@ -64,17 +64,28 @@ impl Options {
 
 /// The seed from `PGSSL_EXPLORE_SEED` (decimal or 0x-hex), else a fresh random one.
 pub fn seed_from_env() -> Result<u64, Error> {
-    match std::env::var(SEED_VAR) {
-        Ok(text) => {
-            let t = text.trim();
-            let parsed = match t.strip_prefix("0x") {
-                Some(hex) => u64::from_str_radix(hex, 16),
-                None => t.parse(),
-            };
-            parsed.map_err(|_| Error::BadSeed(text.clone()))
-        }
-        Err(_) => Ok(random_seed()),
+    choose_seed(std::env::var(SEED_VAR).ok().as_deref())
+}
+
+/// `given` (decimal or 0x-hex, e.g. a `--seed` argument) if any, else the environment's
+/// seed, else a fresh random one.
+pub fn seed_or_env(given: Option<&str>) -> Result<u64, Error> {
+    match given {
+        Some(text) => choose_seed(Some(text)),
+        None => seed_from_env(),
     }
+}
+
+fn choose_seed(text: Option<&str>) -> Result<u64, Error> {
+    let Some(text) = text else {
+        return Ok(random_seed());
+    };
+    let t = text.trim();
+    let parsed = match t.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => t.parse(),
+    };
+    parsed.map_err(|_| Error::BadSeed(text.to_owned()))
 }
 
 fn random_seed() -> u64 {

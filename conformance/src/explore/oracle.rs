@@ -288,11 +288,7 @@ impl Oracle<'_> {
                 bad |= self.r.hostssl_needs_ssl;
             }
             // 8.4 checks clientcert=1 against the root store when it reads the file.
-            if version == Version::Seed
-                && row.clientcert.is_some()
-                && hostssl
-                && !s.ca_loaded(version)
-            {
+            if version == Version::Seed && row.clientcert.is_some() && hostssl && !s.ca_loaded() {
                 self.rule(&["H3", "S8"]);
                 bad = true;
             }
@@ -441,8 +437,7 @@ impl Oracle<'_> {
                 return false;
             }
         }
-        let version = self.s.version;
-        if server.ca_loaded(version) {
+        if server.ca_loaded() {
             self.rule(&["A6", "S8"]);
             line.push_str(" ca_names=2");
             match tls.cert {
@@ -497,7 +492,7 @@ impl Oracle<'_> {
             "127.0.0.1"
         };
         // The certificate the server verified, if it asked for one.
-        let cert = cert.filter(|_| ssl && server.ca_loaded(s.version));
+        let cert = cert.filter(|_| ssl && server.ca_loaded());
         self.rule(&["H1"]);
         let row = server.hba.iter().find(|row| {
             let kind = match (row.kind, via) {
@@ -534,7 +529,7 @@ impl Oracle<'_> {
         let wants_cert = row.method == Method::Cert || row.clientcert.is_some();
         if wants_cert {
             self.rule(&["H5"]);
-            if !server.ca_loaded(s.version) {
+            if !server.ca_loaded() {
                 return fatal(self, "F0000", text::NO_ROOT_STORE.to_owned());
             }
             if cert.is_none() {

@@ -503,11 +503,10 @@ impl ClientSide {
 }
 
 impl ServerSide {
-    /// Whether the server's CA store is loaded (client certificates are requested).
-    pub fn ca_loaded(&self, version: Version) -> bool {
-        self.ssl
-            && self.ca == Some(FileState::Valid)
-            && (version != Version::Seed || self.cert_file == FileState::Valid)
+    /// Whether the server's CA store is loaded (client certificates are requested), for a
+    /// server that started.
+    pub fn ca_loaded(&self) -> bool {
+        self.ssl && self.ca == Some(FileState::Valid)
     }
 
     /// The set-up.

@@ -28,7 +28,7 @@ fn weighted<T: Clone + std::fmt::Debug + 'static>(items: Vec<(u32, T)>) -> Boxed
 
 /// Scenarios for `version`.
 pub fn scenario(version: Version) -> BoxedStrategy<Scenario> {
-    (server(version), client(version))
+    (server(version), client())
         .prop_map(move |(server, client)| Scenario {
             version,
             server,
@@ -302,8 +302,7 @@ fn hba_row(version: Version) -> BoxedStrategy<HbaRow> {
         .boxed()
 }
 
-fn client(version: Version) -> BoxedStrategy<ClientSide> {
-    let _ = version;
+fn client() -> BoxedStrategy<ClientSide> {
     let connect = prop_oneof![
         5 => weighted(SslMode::ALL.iter().map(|m| (1, Connect::Libpq(*m))).collect()),
         1 => weighted(vec![(3, WriteMode::Whole), (1, WriteMode::Split)])
