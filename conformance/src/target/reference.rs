@@ -98,9 +98,8 @@ impl Reference {
     }
 
     /// Runs the server embedded even when the harness runs as root, unless the set-up changes
-    /// a file's owner (whose meaning depends on the server not being root), sets environment
-    /// variables, or holds a protected key without a passphrase command (OpenSSL would prompt
-    /// on this process's terminal). Fast: generated scenarios use it.
+    /// a file's owner (whose meaning depends on the server not being root) or sets
+    /// environment variables. Fast: generated scenarios use it.
     pub fn embedded_where_possible(mut self) -> Self {
         self.embed_as_root = true;
         self
@@ -237,6 +236,11 @@ impl Reference {
             Ok(l) => l,
             Err(e) => return refused(e),
         };
+        // OpenSSL would ask for the key's passphrase on this process's terminal: the child,
+        // in a session of its own, has none, as under a service manager.
+        if let (true, Some(server)) = (would_prompt(&loaded.settings), &self.server) {
+            return self.start_spawned(setup, server);
+        }
         for record in &loaded.log {
             logger.write(pid, record);
         }
@@ -271,6 +275,15 @@ impl Reference {
             dir,
         })))
     }
+}
+
+/// Whether starting with `settings` would prompt for a passphrase: SSL on, no
+/// `ssl_passphrase_command`, and an encrypted PEM key.
+fn would_prompt(settings: &pgssl_server::config::Settings) -> bool {
+    settings.ssl
+        && settings.ssl_passphrase_command.is_empty()
+        && std::fs::read(settings.resolve(&settings.ssl_key_file))
+            .is_ok_and(|pem| pem.windows(9).any(|w| w == b"ENCRYPTED"))
 }
 
 fn runtime() -> Result<&'static Runtime, Error> {
@@ -384,18 +397,8 @@ impl Target for Reference {
             .files
             .iter()
             .any(|f| matches!(f, FileOp::Chown { .. }));
-        let prompts = setup
-            .files
-            .iter()
-            .any(|f| matches!(f, FileOp::Pki { file, .. } if file.contains("password")))
-            && !setup
-                .conf
-                .iter()
-                .any(|l| l.trim_start().starts_with("ssl_passphrase_command"));
         let root = current_ids().0 == 0;
-        let needs_child = !setup.env.is_empty()
-            || (root && (!self.embed_as_root || chown))
-            || (self.embed_as_root && prompts);
+        let needs_child = !setup.env.is_empty() || (root && (!self.embed_as_root || chown));
         match (&self.server, needs_child) {
             (Some(server), true) => self.start_spawned(setup, server),
             _ => self.start_embedded(setup),
