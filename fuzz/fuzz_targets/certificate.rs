@@ -95,10 +95,10 @@ fn check(cert: &X509Ref) {
     // OpenSSL accepts some encodings leniently that its own encoder then writes in a form
     // it refuses to read back (an AlgorithmIdentifier with a stray end-of-contents, found in
     // CI): that is OpenSSL's behaviour, not pgssl's, so only a re-read must re-encode the same.
-    if let Ok(der) = cert.to_der() {
-        if let Ok(again) = X509::from_der(&der) {
-            assert_eq!(again.to_der().ok(), Some(der));
-        }
+    if let Ok(der) = cert.to_der()
+        && let Ok(again) = X509::from_der(&der)
+    {
+        assert_eq!(again.to_der().ok(), Some(der));
     }
 }
 

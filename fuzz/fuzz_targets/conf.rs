@@ -2,8 +2,8 @@
 //! ever opened), then every item validated as a setting.
 //!
 //! Parsing returns items or errors, never panics, and every error renders with a SQLSTATE.
-//! Each item written back as `name = 'quoted value'` (`quote_value`) parses to the same
-//! name and value (up to a NUL, as PostgreSQL's C strings end there). Each value goes
+//! The items written back as `name = 'quoted value'` lines (`quote_value`) parse to the
+//! same names and values (up to a NUL, as PostgreSQL's C strings end there). Each value goes
 //! through the value parsers: Boolean, integer and real in one unit family, strings with
 //! `NAMEDATALEN` truncation on a character boundary, and the server's settings table for
 //! one profile (the input length and the item's position choose the unit family and the
@@ -76,26 +76,34 @@ fn check_value(name: &str, value: &str, pick: usize, settings: &mut [Option<Sett
             .starts_with(&s.value)
     );
     let index = pick % Profile::ALL.len();
-    let settings = settings[index].get_or_insert_with(|| Settings::defaults("/data", Profile::ALL[index]));
+    let settings =
+        settings[index].get_or_insert_with(|| Settings::defaults("/data", Profile::ALL[index]));
     if settings.set(name, value).is_ok() {
         let _ = settings.show(name);
     }
 }
 
 fuzz_target!(|data: &[u8]| {
-    let text = String::from_utf8_lossy(data);
+    let text = pgssl_fuzz::text(data);
     let origin = Path::new("/data/postgresql.conf");
     match parse_str(&text, origin, &IncludePolicy::NO_INCLUDES) {
         Ok(parsed) => {
+            // All items written back, one per line, parse to the same names and values.
+            let mut printed = String::new();
+            for item in &parsed.items {
+                printed.push_str(&item.name);
+                printed.push_str(" = ");
+                printed.push_str(&quote_value(&item.value));
+                printed.push('\n');
+            }
+            let again = parse_str(&printed, origin, &IncludePolicy::NO_INCLUDES)
+                .unwrap_or_else(|e| panic!("{printed:?} does not re-parse: {:?}", e.errors));
+            assert_eq!(again.items.len(), parsed.items.len(), "{printed:?}");
             let mut settings = [None, None, None];
-            for (i, item) in parsed.items.iter().enumerate() {
-                let line = format!("{} = {}\n", item.name, quote_value(&item.value));
-                let again = parse_str(&line, origin, &IncludePolicy::NO_INCLUDES)
-                    .unwrap_or_else(|e| panic!("{line:?} does not re-parse: {:?}", e.errors));
-                assert_eq!(again.items.len(), 1, "{line:?}");
-                assert_eq!(again.items[0].name, item.name);
+            for (i, (item, back)) in parsed.items.iter().zip(&again.items).enumerate() {
+                assert_eq!(back.name, item.name, "{printed:?}");
                 let expected = item.value.split('\0').next().unwrap_or_default();
-                assert_eq!(again.items[0].value, expected, "{line:?}");
+                assert_eq!(back.value, expected, "{printed:?}");
                 check_value(&item.name, &item.value, data.len() + i, &mut settings);
             }
         }

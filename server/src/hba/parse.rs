@@ -2678,7 +2678,17 @@ fn needs_quoting(c: char) -> bool {
 const WHOLE_QUOTING_MAX_LEN: usize = 253;
 
 /// Write a token so that the tokenizer gives back the same text and `quoted` flag.
-fn write_token(f: &mut impl fmt::Write, text: &str, quoted: bool) -> fmt::Result {
+///
+/// `open_at`: the token ends its line, and the dialect's token limit is this many bytes.
+/// The tokenizer checks its limit on the closing quote too, so a token that needs quoting
+/// up to a character at or past the limit can only have been read from a quote left open
+/// to the end of the line; it is printed the same way.
+fn write_token(
+    f: &mut impl fmt::Write,
+    text: &str,
+    quoted: bool,
+    open_at: Option<usize>,
+) -> fmt::Result {
     let from_start = quoted
         || text.is_empty()
         || (text.len() > 1 && text.starts_with('@'))
@@ -2704,6 +2714,14 @@ fn write_token(f: &mut impl fmt::Write, text: &str, quoted: bool) -> fmt::Result
         };
         (start, last_special_end.unwrap_or(0).max(start))
     };
+    if open_at.is_some_and(|max| end >= max) {
+        return write!(
+            f,
+            "{}\"{}",
+            &text[..start],
+            text[start..].replace('"', "\"\"")
+        );
+    }
     write!(
         f,
         "{}\"{}\"{}",
@@ -2718,15 +2736,40 @@ fn write_list(f: &mut impl fmt::Write, toks: &[AuthToken]) -> fmt::Result {
         if i > 0 {
             f.write_str(",")?;
         }
-        write_token(f, &t.text, t.quoted)?;
+        write_token(f, &t.text, t.quoted, None)?;
     }
     Ok(())
 }
 
-/// Writes a printed row, with a trailing tab if it ends in a bare backslash (which would
-/// otherwise continue the line in 15 and later).
-fn end_row(f: &mut fmt::Formatter<'_>, mut line: String) -> fmt::Result {
-    if line.ends_with('\\') {
+/// What the row printers need to know of the dialect that will read the text back.
+#[derive(Clone, Copy, Debug)]
+struct PrintDialect {
+    /// The token limit, if the last token of a row may be printed with its quote open.
+    max_token_bytes: Option<usize>,
+    line_continuation: bool,
+}
+
+impl PrintDialect {
+    /// For a row printed on its own: readable by every profile, quotes always closed.
+    const ANY: PrintDialect = PrintDialect {
+        max_token_bytes: None,
+        line_continuation: true,
+    };
+
+    fn of(profile: Profile) -> PrintDialect {
+        let d = dialect(profile);
+        PrintDialect {
+            max_token_bytes: d.max_token_bytes,
+            line_continuation: d.line_continuation,
+        }
+    }
+}
+
+/// Finishes a printed row: a trailing tab if it ends in a backslash that would otherwise
+/// continue the line (15 and later; never after a quote left open, where a tab would be part
+/// of the token and where the tokenizer could not have read a trailing backslash).
+fn end_row(f: &mut impl fmt::Write, mut line: String, d: PrintDialect) -> fmt::Result {
+    if d.line_continuation && line.ends_with('\\') {
         line.push('\t');
     }
     f.write_str(&line)
@@ -2740,7 +2783,7 @@ impl fmt::Display for HbaAddress {
             HbaAddress::SameNet => f.write_str("samenet"),
             HbaAddress::Hostname(h) => {
                 let kw = matches!(h.as_str(), "all" | "samehost" | "samenet");
-                write_token(f, h, kw)
+                write_token(f, h, kw, None)
             }
             HbaAddress::Cidr { addr, mask } => match mask_prefix_len(*mask) {
                 Some(len) => write!(f, "{addr}/{len}"),
@@ -2750,8 +2793,8 @@ impl fmt::Display for HbaAddress {
     }
 }
 
-impl fmt::Display for HbaRow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl HbaRow {
+    fn print(&self, f: &mut impl fmt::Write, d: PrintDialect) -> fmt::Result {
         let mut line = String::new();
         line.push_str(self.conn_type.keyword());
         line.push('\t');
@@ -2762,39 +2805,64 @@ impl fmt::Display for HbaRow {
             write!(line, "\t{a}")?;
         }
         write!(line, "\t{}", self.method.name())?;
-        for (n, v) in &self.options {
+        for (i, (n, v)) in self.options.iter().enumerate() {
             line.push('\t');
-            write_token(&mut line, &format!("{n}={v}"), false)?;
+            let open_at = d.max_token_bytes.filter(|_| i + 1 == self.options.len());
+            write_token(&mut line, &format!("{n}={v}"), false, open_at)?;
         }
-        end_row(f, line)
+        end_row(f, line, d)
     }
 }
 
+impl fmt::Display for HbaRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.print(f, PrintDialect::ANY)
+    }
+}
+
+/// The rows, one per line, as the configuration's profile reads them back.
 impl fmt::Display for HbaConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = PrintDialect::of(self.profile);
         for r in &self.rows {
-            writeln!(f, "{r}")?;
+            r.print(f, d)?;
+            f.write_str("\n")?;
         }
         Ok(())
     }
 }
 
-impl fmt::Display for IdentRow {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl IdentRow {
+    fn print(&self, f: &mut impl fmt::Write, d: PrintDialect) -> fmt::Result {
         let mut line = String::new();
-        write_token(&mut line, &self.map, false)?;
+        write_token(&mut line, &self.map, false, None)?;
         line.push('\t');
-        write_token(&mut line, &self.system_user.text, self.system_user.quoted)?;
+        write_token(
+            &mut line,
+            &self.system_user.text,
+            self.system_user.quoted,
+            None,
+        )?;
         line.push('\t');
-        write_token(&mut line, &self.pg_user.text, self.pg_user.quoted)?;
-        end_row(f, line)
+        let (pg_user, quoted) = (&self.pg_user.text, self.pg_user.quoted);
+        write_token(&mut line, pg_user, quoted, d.max_token_bytes)?;
+        end_row(f, line, d)
     }
 }
 
+impl fmt::Display for IdentRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.print(f, PrintDialect::ANY)
+    }
+}
+
+/// The rows, one per line, as the configuration's profile reads them back.
 impl fmt::Display for IdentConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = PrintDialect::of(self.profile);
         for r in &self.rows {
-            writeln!(f, "{r}")?;
+            r.print(f, d)?;
+            f.write_str("\n")?;
         }
         Ok(())
     }
@@ -4075,6 +4143,52 @@ host    all             all             all                     pam pamservice=x
                 .config
                 .to_string()
                 .contains(&format!("a\" \"{}", "x".repeat(252)))
+        );
+    }
+
+    /// Found by the `hba_literal` fuzz target: a quote left open to the end of the line
+    /// reads a last token of 8.4's full 254 bytes, ending in a blank; printed with its
+    /// closing quote, that quote went over the limit ("token too long, skipping"). The last
+    /// token of a row is now printed with its quote open when that is the only way it fits,
+    /// in pg_ident.conf (the PostgreSQL user) and pg_hba.conf (the last option).
+    #[test]
+    fn last_token_at_the_limit_keeps_its_quote_open() {
+        let user = format!("{} ", "u".repeat(253));
+        let text = format!("m sys \"{user}\n");
+        let first = parse_ident_str(&text, "/d/pg_ident.conf", &ParseOptions::new(Profile::Seed));
+        assert_eq!(first.config.rows[0].pg_user.text, user);
+        for p in all_profiles() {
+            assert_ident_round_trip(p, &text);
+        }
+        let option = format!("ldapprefix= {}", "p".repeat(242));
+        let text = format!(
+            "host all all 127.0.0.1/32 ldap ldapserver=h \"{option}\nlocal all all trust\n"
+        );
+        let first = hba(Profile::Seed, &text);
+        assert!(first.is_ok(), "{}", first.render_log());
+        assert_eq!(
+            first.config.rows[0].options[1].1.len() + "ldapprefix=".len(),
+            254
+        );
+        assert_round_trip(Profile::Seed, &text);
+        // 8.4 has no line continuation: a trailing backslash stays in the open quote.
+        let user = format!("{}\\", "u".repeat(253));
+        assert_ident_round_trip(Profile::Seed, &format!("m sys \"{user}\n"));
+        // Found next: under 15's longer limit, a long token whose quote closes after a
+        // carriage return keeps its closing quote (left open, the line's end would drop it).
+        let text = format!("m sys \"{} \r\"", "u".repeat(300));
+        assert_ident_round_trip(Profile::Pg15, &text);
+        // A shorter last token, or one that is not last, keeps its closing quote.
+        assert_ident_round_trip(Profile::Seed, "m \"a b\" \"c d\"\n");
+        assert!(
+            parse_ident_str(
+                "m \"a b\" \"c d\n",
+                "/d/pg_ident.conf",
+                &ParseOptions::new(Profile::Seed)
+            )
+            .config
+            .to_string()
+            .ends_with("\"c d\"\n")
         );
     }
 
