@@ -1,7 +1,8 @@
 #!/bin/bash -eu
 # ClusterFuzzLite / OSS-Fuzz build script: builds every cargo-fuzz target in fuzz/ and
 # copies it to $OUT with its seed corpus ($OUT/<target>_seed_corpus.zip, from
-# corpus/<target>/ plus fuzz/regressions/<target>/) and dictionary ($OUT/<target>.dict).
+# corpus/<target>/ plus fuzz/regressions/<target>/), dictionary ($OUT/<target>.dict) and
+# libFuzzer options ($OUT/<target>.options, from fuzz/options/).
 #
 # Inside the image $SRC/pgssl is the checkout. To check it without Docker:
 #   SRC=$(mktemp -d) OUT=$(mktemp -d) WORK=$(mktemp -d) RUSTC_BOOTSTRAP=1 \
@@ -30,5 +31,8 @@ for src in fuzz_targets/*.rs; do
     fi
     if [ -f "$repo/corpus/$target.dict" ]; then
         cp "$repo/corpus/$target.dict" "$OUT/$target.dict"
+    fi
+    if [ -f "$repo/fuzz/options/$target.options" ]; then
+        cp "$repo/fuzz/options/$target.options" "$OUT/$target.options"
     fi
 done

@@ -1,7 +1,7 @@
 //! `crl`: PEM or DER CRL material as `ssl_crl_file` would supply it.
 //!
 //! For every CRL parsed: the issuer prints (RFC 2253 and `/CN=` forms), every revoked
-//! entry's serial prints as a decimal integer, the DER re-parses to the same bytes, and the
+//! entry's serial prints as a decimal integer, the DER re-encodes stably, and the
 //! signature check against the fixed test CA's key returns rather than panics. Then the
 //! fixed leaf certificates are looked up (`X509_CRL_get0_by_cert`): a hit must name the
 //! certificate's issuer and serial. Finally the CRL goes into a store with the fixed CA and
@@ -37,8 +37,14 @@ fn check(crl: &X509CrlRef) {
             let _ = entry.revocation_date().to_string();
         }
     }
-    if let Ok(der) = crl.to_der() {
-        let again = X509Crl::from_der(&der).expect("own DER re-parses");
+    // OpenSSL's encoder is not always the inverse of its decoder: it reads an algorithm
+    // parameter `20 00` (a constructed tag 0), writes it as `00 00`, and then cannot read
+    // its own output ("unexpected eoc"; OpenSSL 3.0.19 and its command line alike, input in
+    // regressions/crl/). The server never re-encodes a CRL, so the check is that whatever
+    // OpenSSL reads back re-encodes to the same bytes.
+    if let Ok(der) = crl.to_der()
+        && let Ok(again) = X509Crl::from_der(&der)
+    {
         assert_eq!(again.to_der().ok(), Some(der));
     }
     let key = ca.public_key().expect("CA key");
