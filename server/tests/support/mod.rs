@@ -349,6 +349,11 @@ pub fn tls_connect(
     builder.set_verify(SslVerifyMode::NONE);
     builder.set_min_proto_version(options.min).unwrap();
     builder.set_max_proto_version(options.max).unwrap();
+    if matches!(options.max, Some(v) if v == SslVersion::TLS1 || v == SslVersion::TLS1_1) {
+        // OpenSSL 3 offers TLS 1.0 and 1.1 only at security level 0 (3.6 sends no usable
+        // ClientHello otherwise; Debian's 3.0 did).
+        builder.set_security_level(0);
+    }
     if let Some(alpn) = &options.alpn {
         let mut wire = Vec::new();
         for p in alpn {
