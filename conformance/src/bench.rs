@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,8 +38,9 @@ use crate::target::{self, Running, Started, Target};
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
     /// reference[:15|18] (run as a child process), postgres:BINDIR, external:HOST:PORT,
-    /// external-tls:HOST:PORT (bare TLS), s_server (`openssl s_server` started here with the
-    /// same certificate). Repeatable.
+    /// external-tls:HOST:PORT (bare TLS), s_server[:PROGRAM] (`openssl s_server` started here
+    /// with the same certificate; PROGRAM is the `openssl` to run, e.g. one built from the
+    /// vendored OpenSSL's source by scripts/build-openssl-cli). Repeatable.
     #[arg(long = "target", short = 't')]
     pub targets: Vec<String>,
     /// Run these targets in alternation and print ratios to the first, plus the crypto limit.
@@ -440,9 +441,10 @@ fn print_human(
     }
     if let Some(l) = limit {
         println!(
-            "crypto limit ({} on one core, local OpenSSL): sign {:.0}/s, X25519 {:.0}/s, P-256 ECDH {:.0}/s; \
+            "crypto limit ({} on one core, {}): sign {:.0}/s, X25519 {:.0}/s, P-256 ECDH {:.0}/s; \
              handshakes/s = 1/(t_sign + 2 t_kex): {:.0} with X25519, {:.0} with P-256 (used: {})",
             l.key,
+            openssl::version::version(),
             l.sign_per_sec,
             l.x25519_per_sec,
             l.p256_ecdh_per_sec,
@@ -451,9 +453,36 @@ fn print_human(
             opt(ceiling, 0)
         );
     }
+    for r in results {
+        if let Some(program) = s_server_program(&r.target) {
+            let version = openssl_cli_version(&program).unwrap_or_else(|e| e);
+            println!("{}: {version}", r.target);
+        }
+    }
     println!(
         "ratio: conn/s over the first target's; cpu ratio: server ms/conn over the first target's"
     );
+}
+
+/// The `openssl` program of an `s_server[:PROGRAM]` target.
+fn s_server_program(spec: &str) -> Option<PathBuf> {
+    match spec.strip_prefix("s_server") {
+        Some("") => Some(PathBuf::from("openssl")),
+        Some(rest) => rest
+            .strip_prefix(':')
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from),
+        None => None,
+    }
+}
+
+/// What `openssl version` says of the program the s_server target runs.
+fn openssl_cli_version(program: &Path) -> Result<String, String> {
+    let out = Command::new(program)
+        .arg("version")
+        .output()
+        .map_err(|e| format!("{}: {e}", program.display()))?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
 #[derive(Default)]
@@ -487,13 +516,13 @@ fn start(
     } else {
         Mode::PgTls
     };
-    if spec == "s_server" {
+    if let Some(program) = s_server_program(spec) {
         let crt = files.join("server.crt");
         let key = files.join("server.key");
         std::fs::write(&crt, cert_pem).map_err(|e| e.to_string())?;
         std::fs::write(&key, key_pem).map_err(|e| e.to_string())?;
         let port = target::spawned::free_port().map_err(|e| e.to_string())?;
-        let child = Command::new("openssl")
+        let child = Command::new(&program)
             .args(["s_server", "-quiet", "-www", "-num_tickets", "0", "-accept"])
             .arg(format!("127.0.0.1:{port}"))
             .arg("-cert")
@@ -505,7 +534,7 @@ fn start(
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("starting openssl s_server: {e}"))?;
+            .map_err(|e| format!("starting {} s_server: {e}", program.display()))?;
         let pid = child.id();
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         wait_listening(addr)?;
@@ -1069,4 +1098,21 @@ pub fn crypto_limit(key: &PKey<Private>) -> Result<CryptoLimit, String> {
         handshakes_per_sec_x25519: ceiling(x25519_per_sec),
         handshakes_per_sec_p256: ceiling(p256_ecdh_per_sec),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s_server_targets_name_their_openssl_program() {
+        assert_eq!(s_server_program("s_server"), Some(PathBuf::from("openssl")));
+        assert_eq!(
+            s_server_program("s_server:target/openssl-cli/openssl"),
+            Some(PathBuf::from("target/openssl-cli/openssl"))
+        );
+        assert_eq!(s_server_program("s_server:"), None);
+        assert_eq!(s_server_program("reference"), None);
+        assert_eq!(s_server_program("external-tls:127.0.0.1:4433"), None);
+    }
 }
