@@ -380,7 +380,7 @@ pub struct PrefixedStream<S> {
     prefix: Vec<u8>,
     consumed: usize,
     inner: S,
-    /// Bytes read from `inner` ahead of the TLS library (unallocated when drained).
+    /// Bytes read from `inner` ahead of the TLS library (unallocated while waiting for more).
     ahead: Vec<u8>,
     ahead_pos: usize,
 }
@@ -429,28 +429,27 @@ impl<S: AsyncRead + Unpin> AsyncRead for PrefixedStream<S> {
             if buf.remaining() >= READ_AHEAD {
                 return Pin::new(&mut this.inner).poll_read(cx, buf);
             }
-            let mut ahead = std::mem::take(&mut this.ahead);
-            ahead.resize(READ_AHEAD, 0);
-            let mut read = ReadBuf::new(&mut ahead);
+            // A drained buffer is refilled in place (its allocation kept).
+            this.ahead.resize(READ_AHEAD, 0);
+            this.ahead_pos = 0;
+            let mut read = ReadBuf::new(&mut this.ahead);
             let polled = Pin::new(&mut this.inner).poll_read(cx, &mut read);
             let filled = read.filled().len();
-            ahead.truncate(filled);
-            this.ahead_pos = 0;
+            this.ahead.truncate(filled);
             match polled {
-                Poll::Ready(Ok(())) if filled > 0 => this.ahead = ahead,
-                // Nothing came (end of stream, an error, or not yet): keep no buffer.
-                other => return other,
+                Poll::Ready(Ok(())) if filled > 0 => {}
+                // Nothing came (end of stream, an error, or not yet): a connection waiting
+                // for its peer holds no buffer.
+                other => {
+                    this.ahead = Vec::new();
+                    return other;
+                }
             }
         }
         let rest = &this.ahead[this.ahead_pos..];
         let n = rest.len().min(buf.remaining());
         buf.put_slice(&rest[..n]);
         this.ahead_pos += n;
-        if this.ahead_pos == this.ahead.len() {
-            // Drained: give the memory back (an idle connection holds none).
-            this.ahead = Vec::new();
-            this.ahead_pos = 0;
-        }
         Poll::Ready(Ok(()))
     }
 }
@@ -579,10 +578,18 @@ mod tests {
         }
         assert_eq!(got, bytes);
         assert_eq!(reads.load(Ordering::Relaxed), 1);
-        // Drained, it holds no buffer; end of stream still reads as end of stream.
-        assert!(stream.ahead.capacity() == 0);
-        drop(peer);
+        // Waiting for more (as an idle connection does) holds no buffer.
         let mut one = [0u8; 1];
+        let wait = std::time::Duration::from_millis(20);
+        assert!(
+            tokio::time::timeout(wait, stream.read(&mut one))
+                .await
+                .is_err()
+        );
+        assert!(stream.ahead.capacity() == 0);
+        // End of stream still reads as end of stream, and leaves no buffer behind.
+        drop(peer);
         assert_eq!(stream.read(&mut one).await.unwrap(), 0);
+        assert!(stream.ahead.capacity() == 0);
     }
 }
