@@ -1,13 +1,10 @@
-//! `hba`: arbitrary text as pg_hba.conf and as pg_ident.conf, with includes disabled, for
-//! one profile (8.4 seed, 15 or 18: the input length modulo 3 chooses).
+//! `hba`: arbitrary text as pg_hba.conf or pg_ident.conf, with includes disabled, for one
+//! profile (8.4 seed, 15 or 18); the input's length picks file and profile (`pick`).
 //!
-//! Parsing reports errors as diagnostics, never panics, and every diagnostic renders. The
-//! rows that parsed, printed back (`Display`), parse again without errors (unless there
-//! are none: an empty pg_hba.conf is an error in 15) to the same
-//! rules (`same_rule`), and printing is a fixpoint. Matching agrees across the round trip:
-//! for a fixed set of connections the first matching row of the original and of the
-//! re-parsed file are the same rule, and identity mapping gives the same answer. The four
-//! parses of a run share one `RegexCache`, so each `/regex` pattern is compiled once.
+//! The checks are `pgssl_fuzz::hba`'s: diagnostics rather than panics, printed rows that
+//! parse again to the same rules, printing a fixpoint, matching unchanged by the round
+//! trip. Both parses of a run share one `RegexCache`, so each `/regex` pattern is compiled
+//! once; `hba_literal` runs the same checks on inputs without regular expressions.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

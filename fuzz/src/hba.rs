@@ -9,6 +9,7 @@
 //! fixed set of connections the first matching row of the original and of the re-parsed
 //! file are the same rule, and identity mapping gives the same answer.
 
+use std::fmt::Debug;
 use std::net::IpAddr;
 use std::sync::OnceLock;
 
@@ -47,6 +48,14 @@ fn build_connections() -> Vec<ConnFacts> {
     ]
 }
 
+/// The rows read back from `printed` are as many, and each the same rule, as the originals.
+fn assert_same_rules<R: Debug>(first: &[R], second: &[R], same: fn(&R, &R) -> bool, printed: &str) {
+    assert_eq!(first.len(), second.len(), "{printed}");
+    for (a, b) in first.iter().zip(second) {
+        assert!(same(a, b), "{a:?}\n!=\n{b:?}\nprinted:\n{printed}");
+    }
+}
+
 pub fn check_hba(opts: &ParseOptions<'_>, text: &str) {
     let profile = opts.profile;
     let first = parse_hba_str(text, HBA, opts);
@@ -59,14 +68,12 @@ pub fn check_hba(opts: &ParseOptions<'_>, text: &str) {
         "printed rows do not parse ({profile:?}):\n{printed}\n{}",
         second.render_log()
     );
-    assert_eq!(
-        first.config.rows.len(),
-        second.config.rows.len(),
-        "{printed}"
+    assert_same_rules(
+        &first.config.rows,
+        &second.config.rows,
+        HbaRow::same_rule,
+        &printed,
     );
-    for (a, b) in first.config.rows.iter().zip(&second.config.rows) {
-        assert!(a.same_rule(b), "{a:?}\n!=\n{b:?}\nprinted:\n{printed}");
-    }
     assert_eq!(
         printed,
         second.config.to_string(),
@@ -94,17 +101,12 @@ pub fn check_ident(opts: &ParseOptions<'_>, text: &str) {
         "printed rows do not parse ({profile:?}):\n{printed}\n{}",
         second.render_log()
     );
-    assert_eq!(
-        first.config.rows.len(),
-        second.config.rows.len(),
-        "{printed}"
+    assert_same_rules(
+        &first.config.rows,
+        &second.config.rows,
+        IdentRow::same_rule,
+        &printed,
     );
-    for (a, b) in first.config.rows.iter().zip(&second.config.rows) {
-        assert!(
-            IdentRow::same_rule(a, b),
-            "{a:?}\n!=\n{b:?}\nprinted:\n{printed}"
-        );
-    }
     assert_eq!(
         printed,
         second.config.to_string(),

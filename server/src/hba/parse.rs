@@ -2823,13 +2823,23 @@ impl fmt::Display for HbaRow {
 /// The rows, one per line, as the configuration's profile reads them back.
 impl fmt::Display for HbaConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = PrintDialect::of(self.profile);
-        for r in &self.rows {
-            r.print(f, d)?;
-            f.write_str("\n")?;
-        }
-        Ok(())
+        print_rows(f, self.profile, &self.rows, |r, f, d| r.print(f, d))
     }
+}
+
+/// Prints `rows`, one per line, for `profile` to read back.
+fn print_rows<R>(
+    f: &mut fmt::Formatter<'_>,
+    profile: Profile,
+    rows: &[R],
+    print: impl Fn(&R, &mut fmt::Formatter<'_>, PrintDialect) -> fmt::Result,
+) -> fmt::Result {
+    let d = PrintDialect::of(profile);
+    for r in rows {
+        print(r, f, d)?;
+        f.write_str("\n")?;
+    }
+    Ok(())
 }
 
 impl IdentRow {
@@ -2859,12 +2869,7 @@ impl fmt::Display for IdentRow {
 /// The rows, one per line, as the configuration's profile reads them back.
 impl fmt::Display for IdentConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = PrintDialect::of(self.profile);
-        for r in &self.rows {
-            r.print(f, d)?;
-            f.write_str("\n")?;
-        }
-        Ok(())
+        print_rows(f, self.profile, &self.rows, |r, f, d| r.print(f, d))
     }
 }
 
