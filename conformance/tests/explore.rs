@@ -14,7 +14,7 @@ use pgssl_conformance::case::Version;
 use pgssl_conformance::explore::{self, Options};
 use pgssl_conformance::target::Target;
 use pgssl_conformance::target::postgres::Postgres;
-use pgssl_conformance::target::reference::{Reference, ServerCommand};
+use pgssl_conformance::target::reference::Reference;
 
 /// Scenarios per reference profile: they run in-process where they can.
 const REFERENCE_CASES: u32 = 200;
@@ -89,15 +89,9 @@ fn explore_target(target: &dyn Target, default_cases: u32) {
     );
 }
 
+/// The reference server, in-process unless a scenario needs a process of its own.
 fn reference(version: Version) -> Reference {
-    Reference::with_server_command(
-        version,
-        Some(ServerCommand {
-            program: env!("CARGO_BIN_EXE_pgssl-conform").into(),
-            prefix: vec!["serve".into()],
-        }),
-    )
-    .embedded_where_possible()
+    common::reference(version).embedded_where_possible()
 }
 
 #[test]

@@ -11,27 +11,15 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use common::reference;
 use pgssl_conformance::case::{Case, Version};
 use pgssl_conformance::run::{CaseResult, Status, run_target};
 use pgssl_conformance::target::Target;
 use pgssl_conformance::target::postgres::Postgres;
-use pgssl_conformance::target::reference::{Reference, ServerCommand};
 use pgssl_conformance::{catalogue, differences};
 
 fn cases() -> Vec<Case> {
     catalogue::load().expect("catalogue loads")
-}
-
-/// The reference server, run (when it needs a process of its own) by this package's
-/// `pgssl-conform serve`.
-fn reference(version: Version) -> Reference {
-    Reference::with_server_command(
-        version,
-        Some(ServerCommand {
-            program: env!("CARGO_BIN_EXE_pgssl-conform").into(),
-            prefix: vec!["serve".into()],
-        }),
-    )
 }
 
 fn run(target: &dyn Target, cases: &[Case]) -> Vec<CaseResult> {

@@ -1,6 +1,21 @@
-//! What the target tests share: where real PostgreSQL is.
+//! What the target tests share: where real PostgreSQL is, and the reference server.
 
 use std::path::PathBuf;
+
+use pgssl_conformance::case::Version;
+use pgssl_conformance::target::reference::{Reference, ServerCommand};
+
+/// The reference server, run (when it needs a process of its own) by this package's
+/// `pgssl-conform serve`.
+pub fn reference(version: Version) -> Reference {
+    Reference::with_server_command(
+        version,
+        Some(ServerCommand {
+            program: env!("CARGO_BIN_EXE_pgssl-conform").into(),
+            prefix: vec!["serve".into()],
+        }),
+    )
+}
 
 /// PostgreSQL 15's binaries: `PGSSL_PG15_BINDIR`, else Debian's.
 pub fn pg15() -> Option<PathBuf> {
