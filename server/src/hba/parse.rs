@@ -3,15 +3,15 @@
 //! per-profile dialect table ([`HbaDialect`]), the validation messages
 //! ([`HbaError`], [`Diagnostic`]) and `Display` back to configuration text.
 
-use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fmt;
 use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use regex::Regex;
 
+use super::pattern::{CompileEach, PatternCompiler};
 use crate::profile::Profile;
 
 /// Maximum include / `@file` nesting depth (`CONF_FILE_MAX_DEPTH` in 16+).
@@ -873,18 +873,32 @@ impl Diagnostic {
 
     /// The lines PostgreSQL writes to the server log for this message.
     pub fn render(&self) -> String {
-        let mut s = format!("{}:  {}", self.severity, self.error);
+        self.to_string()
+    }
+}
+
+/// [`Diagnostic::render`]'s lines: the message, then its HINT and CONTEXT lines if any.
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:  {}", self.severity, self.error)?;
         if let Some(h) = self.hint {
-            s.push_str("\nHINT:  ");
-            s.push_str(h);
+            write!(f, "\nHINT:  {h}")?;
         }
         if let Some((file, line)) = &self.context {
-            s.push_str(&format!(
-                "\nCONTEXT:  line {line} of configuration file \"{file}\""
-            ));
+            write!(f, "\nCONTEXT:  line {line} of configuration file \"{file}\"")?;
         }
-        s
+        Ok(())
     }
+}
+
+/// All of `diagnostics` as log text, each followed by a newline, into one string.
+fn render_all(diagnostics: &[Diagnostic]) -> String {
+    let mut log = String::with_capacity(diagnostics.len() * 128);
+    for d in diagnostics {
+        // (Writing to a String cannot fail.)
+        let _ = writeln!(log, "{d}");
+    }
+    log
 }
 
 // ---------------------------------------------------------------------------
@@ -934,14 +948,10 @@ impl AuthToken {
         self.regex.as_deref()
     }
 
-    /// Compile `/pattern` tokens (any other token is left alone), through `cache` if given.
-    fn compile(&mut self, cache: Option<&RegexCache>) -> Result<(), HbaError> {
+    /// Compile `/pattern` tokens (any other token is left alone) with `patterns`.
+    fn compile(&mut self, patterns: &dyn PatternCompiler) -> Result<(), HbaError> {
         if let Some(pat) = self.text.strip_prefix('/') {
-            let compiled = match cache {
-                Some(cache) => cache.compile(pat),
-                None => compile_regex(pat),
-            };
-            match compiled {
+            match patterns.compile(pat) {
                 Ok(re) => self.regex = Some(re),
                 Err(reason) => {
                     return Err(HbaError::InvalidRegex {
@@ -953,54 +963,6 @@ impl AuthToken {
         }
         Ok(())
     }
-}
-
-/// Compiled `/regex` patterns by pattern text (errors too), to share between parses.
-///
-/// Compiling is by far the most expensive step of parsing a `/regex` token, and the same
-/// patterns come back when a file printed from parsed rows is parsed again, or a file is
-/// read as both pg_hba.conf and pg_ident.conf (as the fuzz target does). With a cache in
-/// [`ParseOptions::with_regex_cache`] each pattern is compiled once; the tokens share the
-/// compiled regex, including its search caches. The cache grows with the number of
-/// distinct patterns and is freed with it. Without one, every token is compiled anew.
-#[derive(Default)]
-pub struct RegexCache {
-    patterns: RefCell<HashMap<Box<str>, CompiledPattern>>,
-}
-
-/// A compiled pattern, or `pg_regerror`'s text for why it does not compile.
-type CompiledPattern = Result<Arc<Regex>, String>;
-
-impl RegexCache {
-    pub fn new() -> RegexCache {
-        RegexCache::default()
-    }
-
-    fn compile(&self, pattern: &str) -> CompiledPattern {
-        if let Some(hit) = self.patterns.borrow().get(pattern) {
-            return hit.clone();
-        }
-        let result = compile_regex(pattern);
-        self.patterns
-            .borrow_mut()
-            .insert(pattern.into(), result.clone());
-        result
-    }
-}
-
-impl fmt::Debug for RegexCache {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RegexCache")
-            .field("patterns", &self.patterns.borrow().len())
-            .finish()
-    }
-}
-
-/// `Regex::new(pattern)`, with a regex crate error translated by [`pg_regerror`].
-fn compile_regex(pattern: &str) -> CompiledPattern {
-    Regex::new(pattern)
-        .map(Arc::new)
-        .map_err(|e| pg_regerror(&e))
 }
 
 /// Address field of a non-local row.
@@ -1102,7 +1064,7 @@ impl HbaLoad {
 
     /// All messages as log text, one block per message.
     pub fn render_log(&self) -> String {
-        self.diagnostics.iter().map(|d| d.render() + "\n").collect()
+        render_all(&self.diagnostics)
     }
 }
 
@@ -1154,7 +1116,7 @@ impl IdentLoad {
     }
 
     pub fn render_log(&self) -> String {
-        self.diagnostics.iter().map(|d| d.render() + "\n").collect()
+        render_all(&self.diagnostics)
     }
 }
 
@@ -1258,24 +1220,31 @@ pub struct ParseOptions<'a> {
     pub ssl_enabled: bool,
     pub build: BuildFeatures,
     pub resolver: &'a dyn IncludeResolver,
-    /// Where `/regex` tokens are compiled (`None`: each one anew).
-    pub regex_cache: Option<&'a RegexCache>,
+    /// What compiles `/regex` tokens.
+    pub patterns: &'a dyn PatternCompiler,
 }
 
 impl ParseOptions<'static> {
-    /// SSL on, every method supported, includes disabled.
+    /// SSL on, every method supported, includes disabled, each `/regex` token compiled
+    /// anew by the regex crate.
     pub fn new(profile: Profile) -> ParseOptions<'static> {
+        ParseOptions::with_patterns(profile, &CompileEach)
+    }
+}
+
+impl<'a> ParseOptions<'a> {
+    /// As [`ParseOptions::new`], with `/regex` tokens compiled by `patterns`. (A program
+    /// that never calls `new` links no regular-expression engine it does not pass here.)
+    pub fn with_patterns(profile: Profile, patterns: &'a dyn PatternCompiler) -> ParseOptions<'a> {
         ParseOptions {
             profile,
             ssl_enabled: true,
             build: BuildFeatures::ALL,
             resolver: &NoIncludes,
-            regex_cache: None,
+            patterns,
         }
     }
-}
 
-impl<'a> ParseOptions<'a> {
     pub fn with_resolver<'b>(self, resolver: &'b dyn IncludeResolver) -> ParseOptions<'b>
     where
         'a: 'b,
@@ -1285,22 +1254,7 @@ impl<'a> ParseOptions<'a> {
             ssl_enabled: self.ssl_enabled,
             build: self.build,
             resolver,
-            regex_cache: self.regex_cache,
-        }
-    }
-
-    /// Compile `/regex` tokens through `cache`, so that parses sharing it compile each
-    /// pattern once.
-    pub fn with_regex_cache<'b>(self, cache: &'b RegexCache) -> ParseOptions<'b>
-    where
-        'a: 'b,
-    {
-        ParseOptions {
-            profile: self.profile,
-            ssl_enabled: self.ssl_enabled,
-            build: self.build,
-            resolver: self.resolver,
-            regex_cache: Some(cache),
+            patterns: self.patterns,
         }
     }
 
@@ -1369,7 +1323,8 @@ fn canonicalize_path(p: &str) -> String {
 /// One logical line after tokenizing (continuations joined, `@file` expanded).
 #[derive(Debug, Clone)]
 pub struct TokenizedLine {
-    pub file: String,
+    /// Shared by the lines of one file.
+    pub file: Rc<str>,
     pub line: usize,
     pub raw: String,
     pub fields: Vec<Vec<AuthToken>>,
@@ -1405,8 +1360,13 @@ static TOKEN_BYTE: [u8; 256] = {
     table
 };
 
+/// A token's bytes as text. They are valid UTF-8 unless the length limit cut a character,
+/// so the standard library's validator goes first (much faster than the lossy decoder).
 fn lossy(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+    match std::str::from_utf8(b) {
+        Ok(text) => text.to_owned(),
+        Err(_) => String::from_utf8_lossy(b).into_owned(),
+    }
 }
 
 /// What [`Tokenizer::next_token`] found besides the text (left in `Tokenizer::token`).
@@ -1441,6 +1401,7 @@ impl Tokenizer<'_> {
         // One buffer for the whole file: a logical line is copied into it (its continuations
         // joined, cut at a NUL) and tokenized from there.
         let mut buf = String::new();
+        let file_name: Rc<str> = Rc::from(file);
         loop {
             buf.clear();
             let mut got_any = false;
@@ -1466,19 +1427,20 @@ impl Tokenizer<'_> {
             if !got_any {
                 break;
             }
-            self.tokenize_line(file, &buf, line_number, depth, out);
+            self.tokenize_line(&file_name, &buf, line_number, depth, out);
             line_number += continuations + 1;
         }
     }
 
     fn tokenize_line(
         &mut self,
-        file: &str,
+        file_name: &Rc<str>,
         buf: &str,
         line: usize,
         depth: usize,
         out: &mut Vec<TokenizedLine>,
     ) {
+        let file = &**file_name;
         let bytes = buf.as_bytes();
         let mut pos = 0usize;
         let mut fields: Vec<Vec<AuthToken>> = Vec::new();
@@ -1486,6 +1448,10 @@ impl Tokenizer<'_> {
         while pos < bytes.len() && !error {
             let field = self.next_field(file, line, bytes, &mut pos, depth, &mut error);
             if !field.is_empty() {
+                if fields.is_empty() {
+                    // Room for a pg_hba.conf row with a few options, in one allocation.
+                    fields.reserve_exact(8);
+                }
                 fields.push(field);
             }
         }
@@ -1522,7 +1488,7 @@ impl Tokenizer<'_> {
             }
         }
         out.push(TokenizedLine {
-            file: file.to_string(),
+            file: Rc::clone(file_name),
             line,
             raw: buf.to_string(),
             fields,
@@ -1792,7 +1758,8 @@ pub fn tokenize_str(
         diags: Vec::new(),
         token: Vec::new(),
     };
-    let mut lines = Vec::new();
+    // (A guess that saves the first few regrowths of a short file.)
+    let mut lines = Vec::with_capacity(8);
     tk.tokenize(path, text, 0, &mut lines);
     (lines, tk.diags)
 }
@@ -1981,51 +1948,6 @@ fn split_guc_list(s: &str) -> Option<Vec<String>> {
     }
 }
 
-/// Translate a `regex` crate error into the closest Spencer `pg_regerror` text.
-fn pg_regerror(e: &regex::Error) -> String {
-    let s = e.to_string();
-    let table: &[(&str, &str)] = &[
-        ("unclosed group", "parentheses () not balanced"),
-        ("unopened group", "parentheses () not balanced"),
-        ("unclosed character class", "brackets [] not balanced"),
-        ("empty character class", "brackets [] not balanced"),
-        ("unclosed counted repetition", "braces {} not balanced"),
-        ("invalid character class range", "invalid character range"),
-        (
-            "repetition operator missing expression",
-            "quantifier operand invalid",
-        ),
-        (
-            "repetition quantifier expects a valid decimal",
-            "invalid repetition count(s)",
-        ),
-        (
-            "invalid repetition count range",
-            "invalid repetition count(s)",
-        ),
-        (
-            "backreferences are not supported",
-            "invalid backreference number",
-        ),
-        ("incomplete escape sequence", "invalid escape \\ sequence"),
-        ("unrecognized escape sequence", "invalid escape \\ sequence"),
-        (
-            "look-around",
-            "invalid regular expression: look-around is not supported",
-        ),
-        ("exceeds size limit", "regular expression is too complex"),
-    ];
-    for (needle, text) in table {
-        if s.contains(needle) {
-            return (*text).to_string();
-        }
-    }
-    s.lines()
-        .rev()
-        .find_map(|l| l.trim().strip_prefix("error: ").map(str::to_string))
-        .unwrap_or_else(|| "invalid regular expression".to_string())
-}
-
 // ---------------------------------------------------------------------------
 // pg_hba.conf parsing
 // ---------------------------------------------------------------------------
@@ -2039,7 +1961,7 @@ struct LineParser<'x> {
 
 impl LineParser<'_> {
     fn ctx(&self) -> Option<(String, usize)> {
-        Some((self.tl.file.clone(), self.tl.line))
+        Some((self.tl.file.to_string(), self.tl.line))
     }
 
     fn fail(&mut self, error: HbaError, hint: Option<&'static str>) -> Option<HbaRow> {
@@ -2068,7 +1990,7 @@ impl LineParser<'_> {
     fn compile_tokens(&mut self, mut tokens: Vec<AuthToken>) -> Result<Vec<AuthToken>, HbaError> {
         if self.d.regex_db_user {
             for t in &mut tokens {
-                t.compile(self.opts.regex_cache)?;
+                t.compile(self.opts.patterns)?;
             }
         }
         Ok(tokens)
@@ -2189,7 +2111,7 @@ impl LineParser<'_> {
                         if mask.is_ipv6() != a.is_ipv6() {
                             if self.d.mask_mismatch_with_location {
                                 let e = HbaError::AddressMaskMismatchAt {
-                                    file: tl.file.clone(),
+                                    file: tl.file.to_string(),
                                     line: tl.line,
                                 };
                                 self.diags.push(Diagnostic {
@@ -2253,7 +2175,7 @@ impl LineParser<'_> {
         }
 
         let mut row = HbaRow {
-            file: tl.file.clone(),
+            file: tl.file.to_string(),
             line: tl.line,
             raw_line: raw,
             conn_type,
@@ -2569,14 +2491,14 @@ fn parse_ident_line(
     tl: &TokenizedLine,
     fields: Vec<Vec<AuthToken>>,
     d: &'static HbaDialect,
-    regex_cache: Option<&RegexCache>,
+    patterns: &dyn PatternCompiler,
 ) -> Result<IdentRow, (HbaError, bool)> {
     // (error, has CONTEXT line)
     let missing = || {
         if d.ident_missing_entry_with_location {
             (
                 HbaError::IdentMissingEntryAt {
-                    file: tl.file.clone(),
+                    file: tl.file.to_string(),
                     line: tl.line,
                 },
                 false,
@@ -2596,12 +2518,12 @@ fn parse_ident_line(
     let map = single()?;
     let mut system_user = single()?;
     let mut pg_user = single()?;
-    system_user.compile(regex_cache).map_err(|e| (e, true))?;
+    system_user.compile(patterns).map_err(|e| (e, true))?;
     if d.ident_pg_user_keywords {
-        pg_user.compile(regex_cache).map_err(|e| (e, true))?;
+        pg_user.compile(patterns).map_err(|e| (e, true))?;
     }
     Ok(IdentRow {
-        file: tl.file.clone(),
+        file: tl.file.to_string(),
         line: tl.line,
         map: map.text,
         system_user,
@@ -2619,14 +2541,14 @@ pub fn parse_ident_str(text: &str, path: &str, opts: &ParseOptions<'_>) -> Ident
             continue;
         }
         let fields = std::mem::take(&mut tl.fields);
-        match parse_ident_line(&tl, fields, d, opts.regex_cache) {
+        match parse_ident_line(&tl, fields, d, opts.patterns) {
             Ok(r) => rows.push(r),
             Err((error, with_context)) => diagnostics.push(Diagnostic {
                 severity: Severity::Log,
                 is_error: true,
                 error,
                 hint: None,
-                context: with_context.then(|| (tl.file.clone(), tl.line)),
+                context: with_context.then(|| (tl.file.to_string(), tl.line)),
             }),
         }
     }
@@ -2940,10 +2862,10 @@ mod tests {
     #[test]
     fn regex_cache_gives_the_same_answers() {
         let text = "m /^(.*)@EXAMPLE$ \\1\nm /(bad x\nm /^(.*)@EXAMPLE$ y\n";
-        let cache = RegexCache::new();
+        let cache = crate::hba::pattern::RegexCache::new();
         let uncached = parse_ident_str(text, PATH, &ParseOptions::new(Profile::Pg18));
         for _ in 0..2 {
-            let opts = ParseOptions::new(Profile::Pg18).with_regex_cache(&cache);
+            let opts = ParseOptions::with_patterns(Profile::Pg18, &cache);
             let load = parse_ident_str(text, PATH, &opts);
             assert_eq!(load.diagnostics, uncached.diagnostics);
             assert_eq!(
@@ -2965,7 +2887,7 @@ mod tests {
                 Ok(true)
             );
         }
-        assert_eq!(cache.patterns.borrow().len(), 2);
+        assert_eq!(cache.len(), 2);
     }
 
     /// `next_token` as it was written first, byte by byte after PostgreSQL's C: the
