@@ -9,6 +9,12 @@ pub mod pki;
 
 use std::borrow::Cow;
 
+/// With the `mimalloc` feature (the `run-all` builds without a sanitizer), the targets
+/// allocate through mimalloc rather than glibc.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The input as text, invalid UTF-8 replaced by U+FFFD as a server reading a file would
 /// show it. Valid input is checked by the standard library's (uninstrumented) validator and
 /// borrowed, so the common case costs the fuzzer no coverage hooks.
