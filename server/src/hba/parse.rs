@@ -885,7 +885,10 @@ impl fmt::Display for Diagnostic {
             write!(f, "\nHINT:  {h}")?;
         }
         if let Some((file, line)) = &self.context {
-            write!(f, "\nCONTEXT:  line {line} of configuration file \"{file}\"")?;
+            write!(
+                f,
+                "\nCONTEXT:  line {line} of configuration file \"{file}\""
+            )?;
         }
         Ok(())
     }
