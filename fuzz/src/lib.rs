@@ -3,6 +3,8 @@
 //! pg_ident.conf round-trip checks ([`hba`]), the fixed test PKI the certificate targets
 //! verify against ([`pki`]), and how text targets read their input ([`text`]).
 
+#[cfg(feature = "mimalloc")]
+mod allocator;
 pub mod hba;
 pub mod negotiation;
 pub mod pki;
@@ -13,7 +15,7 @@ use std::borrow::Cow;
 /// allocate through mimalloc rather than glibc.
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: allocator::MiMalloc = allocator::MiMalloc;
 
 /// The input as text, invalid UTF-8 replaced by U+FFFD as a server reading a file would
 /// show it. Valid input is checked by the standard library's (uninstrumented) validator and
