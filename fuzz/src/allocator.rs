@@ -20,7 +20,9 @@ pub struct MiMalloc;
 // SAFETY: every method forwards to the mimalloc function with the same contract as the
 // `GlobalAlloc` one; alignments above `WORD` go to the aligned variants, and every block is
 // freed and resized by the same allocator that made it (`mi_free` and `mi_realloc` take
-// blocks from either family).
+// blocks from either family). `alloc_zeroed` is the trait's own (`alloc`, then zeroing):
+// the targets hardly ask for zeroed memory. `realloc` is forwarded because mimalloc can
+// often resize in place, and the targets' strings and vectors grow all the time.
 unsafe impl GlobalAlloc for MiMalloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
@@ -28,16 +30,6 @@ unsafe impl GlobalAlloc for MiMalloc {
             unsafe { mi::mi_malloc(layout.size()) }
         } else {
             unsafe { mi::mi_malloc_aligned(layout.size(), layout.align()) }
-        };
-        p.cast()
-    }
-
-    #[inline]
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = if layout.align() <= WORD {
-            unsafe { mi::mi_zalloc(layout.size()) }
-        } else {
-            unsafe { mi::mi_zalloc_aligned(layout.size(), layout.align()) }
         };
         p.cast()
     }
