@@ -3,7 +3,7 @@
 //!
 //! - [`case`]: the case model (set-up, steps, expectation per version);
 //! - [`catalogue`]: the case files, compiled in;
-//! - [`rules`]: the spec's rule ids, for coverage;
+//! - [`spec`]: the spec's rule ids, for coverage;
 //! - [`client`]: the steps carried out over a socket, producing a [`trace::Trace`];
 //! - [`target`]: reference server, real PostgreSQL, external servers;
 //! - [`run`]: grouping by set-up, parallel runs, verdicts;
@@ -22,9 +22,9 @@ pub mod error;
 pub mod explore;
 pub mod model;
 pub mod report;
-pub mod rules;
 pub mod run;
 pub mod setup;
+pub mod spec;
 pub mod target;
 pub mod trace;
 

@@ -9,7 +9,8 @@ use std::collections::BTreeSet;
 
 use crate::case::{CertKind, Expectation, SslMode, Version};
 use crate::model::{
-    GroupsSetting, KeyPermissions, PipelinedAfterS, TlsVersion, VersionRules, rules, text,
+    GroupsSetting, KeyPermissions, PipelinedAfterS, TlsProtocol, VersionExpectations, expectations,
+    text,
 };
 
 use super::scenario::{
@@ -30,7 +31,7 @@ pub struct Prediction {
 pub fn predict(scenario: &Scenario) -> Prediction {
     let mut o = Oracle {
         s: scenario,
-        r: rules(scenario.version),
+        r: expectations(scenario.version),
         used: BTreeSet::new(),
         trace: Vec::new(),
     };
@@ -46,7 +47,7 @@ pub fn predict(scenario: &Scenario) -> Prediction {
 
 struct Oracle<'a> {
     s: &'a Scenario,
-    r: &'static VersionRules,
+    r: &'static VersionExpectations,
     used: BTreeSet<&'static str>,
     trace: Vec<String>,
 }
@@ -374,14 +375,14 @@ impl Oracle<'_> {
         let tls = &self.s.client.tls;
         self.rule(&["A9"]);
         let server_min = server.min_tls.unwrap_or(self.r.default_min_tls);
-        let server_max = server.max_tls.unwrap_or(TlsVersion::Tls13);
-        let low = server_min.max(tls.min.unwrap_or(TlsVersion::Tls10));
-        let high = server_max.min(tls.max.unwrap_or(TlsVersion::Tls13));
+        let server_max = server.max_tls.unwrap_or(TlsProtocol::Tls13);
+        let low = server_min.max(tls.min.unwrap_or(TlsProtocol::Tls10));
+        let high = server_max.min(tls.max.unwrap_or(TlsProtocol::Tls13));
         if low > high {
             self.saw("tls failed: alert protocol_version");
             return false;
         }
-        let cipher = if high == TlsVersion::Tls13 {
+        let cipher = if high == TlsProtocol::Tls13 {
             "TLS_AES_256_GCM_SHA384"
         } else {
             self.rule(&["A10"]);
