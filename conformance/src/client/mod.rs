@@ -4,8 +4,8 @@
 //! server uses; libpq steps run the real `psql`.
 //!
 //! This module is the step interpreter and the connection; each step family has its file:
-//! [`packet`] encoding, [`observe`] reading and recording, [`tls`] handshakes, [`libpq`]'s
-//! connection sequence, [`psql`] runs.
+//! `packet` encoding, `observe` reading and recording, `tls` handshakes, `libpq`'s
+//! connection sequence, `psql` runs.
 
 mod libpq;
 mod observe;

@@ -220,37 +220,40 @@ impl Oracle<'_> {
                 }
             }
             if self.r.file_settings {
-                if s.ca.is_some() {
-                    self.rule(&["A6"]);
-                }
                 let implicit = self.r.implicit_root_files;
-                match s.ca {
-                    Some(FileState::Missing) => {
-                        return fatal(text::ca_file(
-                            "nonexistent.crt",
-                            "No such file or directory",
-                        ));
+                // The CA file (A6), then the CRL (A7): the FATAL text, the names a missing and
+                // a garbage file have.
+                type Root = (
+                    Option<FileState>,
+                    &'static str,
+                    fn(&str, &str) -> String,
+                    &'static str,
+                    &'static str,
+                );
+                let roots: [Root; 2] = [
+                    (s.ca, "A6", text::ca_file, "nonexistent.crt", "garbage.crt"),
+                    (
+                        s.crl,
+                        "A7",
+                        text::crl_file,
+                        "nonexistent.crl",
+                        "garbage.crl",
+                    ),
+                ];
+                for (state, rule, failed, missing, bad) in roots {
+                    if state.is_some() {
+                        self.rule(&[rule]);
                     }
-                    // The seed's implicit root.crt: a bad one is only logged.
-                    Some(FileState::Garbage) if !implicit => {
-                        return fatal(text::ca_file("garbage.crt", "*"));
+                    match state {
+                        Some(FileState::Missing) => {
+                            return fatal(failed(missing, "No such file or directory"));
+                        }
+                        // The seed's implicit root.crt and root.crl: a bad one is only logged.
+                        Some(FileState::Garbage) if !implicit => {
+                            return fatal(failed(bad, "*"));
+                        }
+                        _ => {}
                     }
-                    _ => {}
-                }
-                if s.crl.is_some() {
-                    self.rule(&["A7"]);
-                }
-                match s.crl {
-                    Some(FileState::Missing) => {
-                        return fatal(text::crl_file(
-                            "nonexistent.crl",
-                            "No such file or directory",
-                        ));
-                    }
-                    Some(FileState::Garbage) if !implicit => {
-                        return fatal(text::crl_file("garbage.crl", "*"));
-                    }
-                    _ => {}
                 }
             }
         }

@@ -590,37 +590,42 @@ impl ServerSide {
                 "garbage.crl",
             )
         };
-        match self.ca {
-            None => {}
-            Some(FileState::Valid) => {
-                files.push(pki("root+client_ca.crt", ca_name));
-                if !implicit {
-                    conf.push(format!("ssl_ca_file = '{ca_name}'"));
+        // The CA file, then the CRL: the setting, the test-PKI file a valid one copies, its
+        // name, the garbage file's name, the name a missing one is given.
+        let roots = [
+            (
+                self.ca,
+                "ssl_ca_file",
+                "root+client_ca.crt",
+                ca_name,
+                garbage_ca,
+                "nonexistent.crt",
+            ),
+            (
+                self.crl,
+                "ssl_crl_file",
+                "root+client.crl",
+                crl_name,
+                garbage_crl,
+                "nonexistent.crl",
+            ),
+        ];
+        for (state, setting, source, valid, bad, missing) in roots {
+            let named = match state {
+                None => None,
+                Some(FileState::Valid) => {
+                    files.push(pki(source, valid));
+                    (!implicit).then_some(valid)
                 }
-            }
-            Some(FileState::Garbage) => {
-                files.push(garbage(garbage_ca));
-                if !implicit {
-                    conf.push(format!("ssl_ca_file = '{garbage_ca}'"));
+                Some(FileState::Garbage) => {
+                    files.push(garbage(bad));
+                    (!implicit).then_some(bad)
                 }
+                Some(FileState::Missing) => Some(missing),
+            };
+            if let Some(name) = named {
+                conf.push(format!("{setting} = '{name}'"));
             }
-            Some(FileState::Missing) => conf.push("ssl_ca_file = 'nonexistent.crt'".into()),
-        }
-        match self.crl {
-            None => {}
-            Some(FileState::Valid) => {
-                files.push(pki("root+client.crl", crl_name));
-                if !implicit {
-                    conf.push(format!("ssl_crl_file = '{crl_name}'"));
-                }
-            }
-            Some(FileState::Garbage) => {
-                files.push(garbage(garbage_crl));
-                if !implicit {
-                    conf.push(format!("ssl_crl_file = '{garbage_crl}'"));
-                }
-            }
-            Some(FileState::Missing) => conf.push("ssl_crl_file = 'nonexistent.crl'".into()),
         }
         if let Some(ciphers) = self.ciphers {
             conf.push(format!("ssl_ciphers = '{}'", ciphers.value()));
