@@ -9,7 +9,8 @@
 //! - [`run`]: grouping by set-up, parallel runs, verdicts;
 //! - [`report`]: human, JSON and JUnit output;
 //! - [`model`]: the rules model, each version's expectations as data;
-//! - [`explore`]: generated scenarios checked against the model's oracle.
+//! - [`explore`]: generated scenarios checked against the model's oracle;
+//! - [`bench`]: `pgssl-conform bench`, the targets brought up for `pgssl-loadgen` to load.
 
 pub mod bench;
 pub mod case;

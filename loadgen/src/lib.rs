@@ -14,7 +14,7 @@
 //! - [`stats`]: rounds summed, percentiles, per-connection figures;
 //! - [`ceiling`]: the crypto ceiling of one handshake on this machine;
 //! - [`report`]: the human table and the JSON document;
-//! - [`bench`]: a whole run over several servers, in alternating rounds.
+//! - [`mod@bench`]: a whole run over several servers, in alternating rounds.
 
 pub mod affinity;
 pub mod bench;
