@@ -10,7 +10,7 @@
 //! - [`report`]: human, JSON and JUnit output;
 //! - [`model`]: the rules model, each version's expectations as data;
 //! - [`explore`]: generated scenarios checked against the model's oracle;
-//! - [`bench`]: `pgssl-conform bench`, the targets brought up for `pgssl-loadgen` to load.
+//! - [`mod@bench`]: `pgssl-conform bench`, the targets brought up for `pgssl-loadgen` to load.
 
 pub mod bench;
 pub mod case;
