@@ -47,7 +47,7 @@ pub fn load() -> Result<Vec<Case>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::SPEC_RULES;
+    use crate::spec::SPEC_RULES;
 
     #[test]
     fn catalogue_loads_and_names_only_known_rules() {

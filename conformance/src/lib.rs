@@ -3,13 +3,14 @@
 //!
 //! - [`case`]: the case model (set-up, steps, expectation per version);
 //! - [`catalogue`]: the case files, compiled in;
-//! - [`rules`]: the spec's rule ids, for coverage;
+//! - [`spec`]: the spec's rule ids, for coverage;
 //! - [`client`]: the steps carried out over a socket, producing a [`trace::Trace`];
 //! - [`target`]: reference server, real PostgreSQL, external servers;
 //! - [`run`]: grouping by set-up, parallel runs, verdicts;
 //! - [`report`]: human, JSON and JUnit output;
 //! - [`model`]: the rules model, each version's expectations as data;
-//! - [`explore`]: generated scenarios checked against the model's oracle.
+//! - [`explore`]: generated scenarios checked against the model's oracle;
+//! - [`mod@bench`]: `pgssl-conform bench`, the targets brought up for `pgssl-loadgen` to load.
 
 pub mod bench;
 pub mod case;
@@ -22,9 +23,9 @@ pub mod error;
 pub mod explore;
 pub mod model;
 pub mod report;
-pub mod rules;
 pub mod run;
 pub mod setup;
+pub mod spec;
 pub mod target;
 pub mod trace;
 

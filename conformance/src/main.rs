@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use pgssl_conformance::case::Case;
 use pgssl_conformance::run::{Status, run_target};
-use pgssl_conformance::{catalogue, report, rules, target};
+use pgssl_conformance::{catalogue, report, spec, target};
 
 /// Conformance suite for PostgreSQL-style SSL negotiation.
 #[derive(Parser)]
@@ -195,7 +195,7 @@ fn main() -> ExitCode {
 
 fn coverage(cases: &[Case]) -> ExitCode {
     let mut uncovered = 0;
-    for rule in rules::SPEC_RULES {
+    for rule in spec::SPEC_RULES {
         let ids: Vec<&str> = cases
             .iter()
             .filter(|c| c.rules.iter().any(|r| r == rule.id))
@@ -425,10 +425,7 @@ fn explore_coverage(cases: u32, seed: Option<String>) -> ExitCode {
     println!("oracle coverage over {cases} scenarios per version (seed {seed}):");
     println!("{:8} {:>8} {:>8} {:>8}  title", "rule", "seed", "15", "18");
     let mut unused = Vec::new();
-    for rule in rules::SPEC_RULES
-        .iter()
-        .filter(|r| r.out_of_scope.is_none())
-    {
+    for rule in spec::SPEC_RULES.iter().filter(|r| r.out_of_scope.is_none()) {
         let counts: Vec<u32> = per_version
             .iter()
             .map(|(_, c)| c.get(rule.id).copied().unwrap_or(0))

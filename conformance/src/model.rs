@@ -2,7 +2,8 @@
 //! version. The scenario oracle (`explore::oracle`) reads it to predict traces, and
 //! `tests/model.rs` checks it against the catalogue's hand-written expectations, so the two
 //! cannot drift apart. It holds expectations only: the reference server implements the rules in
-//! its own code (`pgssl_server::profile`) and never reads this.
+//! its own code (`pgssl_server::profile`) and never reads this, and this never reads the
+//! server's types: [`TlsProtocol`] is the model's own, not `pgssl_server::config::TlsVersion`.
 
 use crate::case::Version;
 
@@ -31,9 +32,9 @@ pub enum PipelinedAfterS {
     FedIntoTls,
 }
 
-/// One version's rules, as the oracle needs them.
+/// One version's expectations, as the oracle needs them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct VersionRules {
+pub struct VersionExpectations {
     /// Which version.
     pub version: Version,
     /// A4.
@@ -46,7 +47,7 @@ pub struct VersionRules {
     pub file_settings: bool,
     /// The lowest TLS version the server accepts by default (A9); the seed accepts whatever
     /// OpenSSL's defaults allow.
-    pub default_min_tls: TlsVersion,
+    pub default_min_tls: TlsProtocol,
     /// FATAL text when `ssl_ciphers` names no cipher (A10).
     pub bad_cipher_list: &'static str,
     /// FATAL text when pg_hba.conf has an error; `DATADIR` stands for the data directory (H3).
@@ -82,7 +83,7 @@ pub enum GroupsSetting {
 
 /// TLS protocol versions the model distinguishes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum TlsVersion {
+pub enum TlsProtocol {
     /// TLS 1.0 (OpenSSL's lowest).
     Tls10,
     /// TLS 1.2.
@@ -91,7 +92,7 @@ pub enum TlsVersion {
     Tls13,
 }
 
-impl TlsVersion {
+impl TlsProtocol {
     /// OpenSSL's name, as settings and traces spell it.
     pub fn name(self) -> &'static str {
         match self {
@@ -104,9 +105,9 @@ impl TlsVersion {
 
 const OWNER_OR_ROOT_DETAIL: &str = "File must have permissions u=rw (0600) or less if owned by the database user, or permissions u=rw,g=r (0640) or less if owned by root.";
 
-/// The rows, by version.
-pub const RULES: [VersionRules; 3] = [
-    VersionRules {
+/// The rows, by version: every version's expectations.
+pub const EXPECTATIONS: [VersionExpectations; 3] = [
+    VersionExpectations {
         version: Version::Seed,
         key_permissions: KeyPermissions::NoGroupOrWorld {
             detail: "Permissions should be u=rw (0600) or less.",
@@ -115,7 +116,7 @@ pub const RULES: [VersionRules; 3] = [
         // The reference server's seed profile takes the modern settings too, so a data
         // directory written for 15 also runs under it.
         file_settings: true,
-        default_min_tls: TlsVersion::Tls12,
+        default_min_tls: TlsProtocol::Tls12,
         bad_cipher_list: "could not set the cipher list (no valid ciphers available)",
         hba_load_failed: "could not load pg_hba.conf",
         hostssl_needs_ssl: true,
@@ -126,14 +127,14 @@ pub const RULES: [VersionRules; 3] = [
         pipelined_after_s: PipelinedAfterS::RefusedAfterHandshake,
         groups: GroupsSetting::EcdhCurve,
     },
-    VersionRules {
+    VersionExpectations {
         version: Version::Pg15,
         key_permissions: KeyPermissions::OwnerOrRoot {
             detail: OWNER_OR_ROOT_DETAIL,
         },
         implicit_root_files: false,
         file_settings: true,
-        default_min_tls: TlsVersion::Tls12,
+        default_min_tls: TlsProtocol::Tls12,
         bad_cipher_list: "could not set the cipher list (no valid ciphers available)",
         hba_load_failed: "could not load pg_hba.conf",
         hostssl_needs_ssl: false,
@@ -144,14 +145,14 @@ pub const RULES: [VersionRules; 3] = [
         pipelined_after_s: PipelinedAfterS::RefusedAfterHandshake,
         groups: GroupsSetting::EcdhCurve,
     },
-    VersionRules {
+    VersionExpectations {
         version: Version::Pg18,
         key_permissions: KeyPermissions::OwnerOrRoot {
             detail: OWNER_OR_ROOT_DETAIL,
         },
         implicit_root_files: false,
         file_settings: true,
-        default_min_tls: TlsVersion::Tls12,
+        default_min_tls: TlsProtocol::Tls12,
         bad_cipher_list: "could not set the TLSv1.2 cipher list (no valid ciphers available)",
         hba_load_failed: "could not load DATADIR/pg_hba.conf",
         hostssl_needs_ssl: false,
@@ -164,12 +165,12 @@ pub const RULES: [VersionRules; 3] = [
     },
 ];
 
-/// The rules of `version`.
-pub fn rules(version: Version) -> &'static VersionRules {
+/// The expectations of `version`.
+pub fn expectations(version: Version) -> &'static VersionExpectations {
     match version {
-        Version::Seed => &RULES[0],
-        Version::Pg15 => &RULES[1],
-        Version::Pg18 => &RULES[2],
+        Version::Seed => &EXPECTATIONS[0],
+        Version::Pg15 => &EXPECTATIONS[1],
+        Version::Pg18 => &EXPECTATIONS[2],
     }
 }
 

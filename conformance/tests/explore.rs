@@ -109,22 +109,23 @@ fn reference_18_agrees_with_the_oracle() {
     explore_target(&reference(Version::Pg18), REFERENCE_CASES);
 }
 
-#[test]
-fn postgres_15_agrees_with_the_oracle() {
-    if let Some(dir) = common::pg15() {
+/// Real PostgreSQL from `dir`, when installed, must be `version` and agree with the oracle.
+fn postgres_agrees(dir: Option<std::path::PathBuf>, version: Version) {
+    if let Some(dir) = dir {
         let target = Postgres::new(dir).expect("postgres target");
-        assert_eq!(target.version(), Version::Pg15);
+        assert_eq!(target.version(), version);
         explore_target(&target, POSTGRES_CASES);
     }
 }
 
 #[test]
+fn postgres_15_agrees_with_the_oracle() {
+    postgres_agrees(common::pg15(), Version::Pg15);
+}
+
+#[test]
 fn postgres_18_agrees_with_the_oracle() {
-    if let Some(dir) = common::pg18() {
-        let target = Postgres::new(dir).expect("postgres target");
-        assert_eq!(target.version(), Version::Pg18);
-        explore_target(&target, POSTGRES_CASES);
-    }
+    postgres_agrees(common::pg18(), Version::Pg18);
 }
 
 /// Certificate identities through clientname and a pg_ident map, built by hand so each path

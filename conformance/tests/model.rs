@@ -11,7 +11,7 @@ use pgssl_conformance::explore::scenario::{
     KeyOwner, Method, Passphrase, RowKind, Scenario, ServerCert, ServerCiphers, ServerSide,
     WriteMode,
 };
-use pgssl_conformance::model::TlsVersion;
+use pgssl_conformance::model::TlsProtocol;
 
 fn row(kind: RowKind, method: Method) -> HbaRow {
     HbaRow {
@@ -57,7 +57,7 @@ fn pairs() -> Vec<(&'static str, ServerSide, ClientSide)> {
         c.tls.cert = cert;
         c
     };
-    let tls = |mut c: ClientSide, min: Option<TlsVersion>, max: Option<TlsVersion>| {
+    let tls = |mut c: ClientSide, min: Option<TlsProtocol>, max: Option<TlsProtocol>| {
         c.tls.min = min;
         c.tls.max = max;
         c
@@ -262,7 +262,7 @@ fn pairs() -> Vec<(&'static str, ServerSide, ClientSide)> {
             tls(
                 as_user(ssl_request(), "postgres", Some(ClientCert::UnknownCa)),
                 None,
-                Some(TlsVersion::Tls12),
+                Some(TlsProtocol::Tls12),
             ),
         ),
         (
@@ -274,7 +274,7 @@ fn pairs() -> Vec<(&'static str, ServerSide, ClientSide)> {
             tls(
                 as_user(ssl_request(), "postgres", Some(ClientCert::Revoked)),
                 None,
-                Some(TlsVersion::Tls12),
+                Some(TlsProtocol::Tls12),
             ),
         ),
         (
@@ -282,23 +282,23 @@ fn pairs() -> Vec<(&'static str, ServerSide, ClientSide)> {
             d(),
             tls(
                 ssl_request(),
-                Some(TlsVersion::Tls12),
-                Some(TlsVersion::Tls12),
+                Some(TlsProtocol::Tls12),
+                Some(TlsProtocol::Tls12),
             ),
         ),
         (
             "tls/max-tls-1.2",
             ServerSide {
-                max_tls: Some(TlsVersion::Tls12),
+                max_tls: Some(TlsProtocol::Tls12),
                 ..d()
             },
-            tls(ssl_request(), Some(TlsVersion::Tls13), None),
+            tls(ssl_request(), Some(TlsProtocol::Tls13), None),
         ),
         (
             "tls/min-above-max",
             ServerSide {
-                min_tls: Some(TlsVersion::Tls13),
-                max_tls: Some(TlsVersion::Tls12),
+                min_tls: Some(TlsProtocol::Tls13),
+                max_tls: Some(TlsProtocol::Tls12),
                 ..d()
             },
             ssl_request(),

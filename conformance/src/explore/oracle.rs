@@ -9,7 +9,8 @@ use std::collections::BTreeSet;
 
 use crate::case::{CertKind, Expectation, SslMode, Version};
 use crate::model::{
-    GroupsSetting, KeyPermissions, PipelinedAfterS, TlsVersion, VersionRules, rules, text,
+    GroupsSetting, KeyPermissions, PipelinedAfterS, TlsProtocol, VersionExpectations, expectations,
+    text,
 };
 
 use super::scenario::{
@@ -30,7 +31,7 @@ pub struct Prediction {
 pub fn predict(scenario: &Scenario) -> Prediction {
     let mut o = Oracle {
         s: scenario,
-        r: rules(scenario.version),
+        r: expectations(scenario.version),
         used: BTreeSet::new(),
         trace: Vec::new(),
     };
@@ -46,7 +47,7 @@ pub fn predict(scenario: &Scenario) -> Prediction {
 
 struct Oracle<'a> {
     s: &'a Scenario,
-    r: &'static VersionRules,
+    r: &'static VersionExpectations,
     used: BTreeSet<&'static str>,
     trace: Vec<String>,
 }
@@ -219,37 +220,40 @@ impl Oracle<'_> {
                 }
             }
             if self.r.file_settings {
-                if s.ca.is_some() {
-                    self.rule(&["A6"]);
-                }
                 let implicit = self.r.implicit_root_files;
-                match s.ca {
-                    Some(FileState::Missing) => {
-                        return fatal(text::ca_file(
-                            "nonexistent.crt",
-                            "No such file or directory",
-                        ));
+                // The CA file (A6), then the CRL (A7): the FATAL text, the names a missing and
+                // a garbage file have.
+                type Root = (
+                    Option<FileState>,
+                    &'static str,
+                    fn(&str, &str) -> String,
+                    &'static str,
+                    &'static str,
+                );
+                let roots: [Root; 2] = [
+                    (s.ca, "A6", text::ca_file, "nonexistent.crt", "garbage.crt"),
+                    (
+                        s.crl,
+                        "A7",
+                        text::crl_file,
+                        "nonexistent.crl",
+                        "garbage.crl",
+                    ),
+                ];
+                for (state, rule, failed, missing, bad) in roots {
+                    if state.is_some() {
+                        self.rule(&[rule]);
                     }
-                    // The seed's implicit root.crt: a bad one is only logged.
-                    Some(FileState::Garbage) if !implicit => {
-                        return fatal(text::ca_file("garbage.crt", "*"));
+                    match state {
+                        Some(FileState::Missing) => {
+                            return fatal(failed(missing, "No such file or directory"));
+                        }
+                        // The seed's implicit root.crt and root.crl: a bad one is only logged.
+                        Some(FileState::Garbage) if !implicit => {
+                            return fatal(failed(bad, "*"));
+                        }
+                        _ => {}
                     }
-                    _ => {}
-                }
-                if s.crl.is_some() {
-                    self.rule(&["A7"]);
-                }
-                match s.crl {
-                    Some(FileState::Missing) => {
-                        return fatal(text::crl_file(
-                            "nonexistent.crl",
-                            "No such file or directory",
-                        ));
-                    }
-                    Some(FileState::Garbage) if !implicit => {
-                        return fatal(text::crl_file("garbage.crl", "*"));
-                    }
-                    _ => {}
                 }
             }
         }
@@ -374,14 +378,14 @@ impl Oracle<'_> {
         let tls = &self.s.client.tls;
         self.rule(&["A9"]);
         let server_min = server.min_tls.unwrap_or(self.r.default_min_tls);
-        let server_max = server.max_tls.unwrap_or(TlsVersion::Tls13);
-        let low = server_min.max(tls.min.unwrap_or(TlsVersion::Tls10));
-        let high = server_max.min(tls.max.unwrap_or(TlsVersion::Tls13));
+        let server_max = server.max_tls.unwrap_or(TlsProtocol::Tls13);
+        let low = server_min.max(tls.min.unwrap_or(TlsProtocol::Tls10));
+        let high = server_max.min(tls.max.unwrap_or(TlsProtocol::Tls13));
         if low > high {
             self.saw("tls failed: alert protocol_version");
             return false;
         }
-        let cipher = if high == TlsVersion::Tls13 {
+        let cipher = if high == TlsProtocol::Tls13 {
             "TLS_AES_256_GCM_SHA384"
         } else {
             self.rule(&["A10"]);

@@ -10,7 +10,7 @@ use crate::case::{
     Case, CertKind, Expectation, FileOp, LibpqStep, Owner, Packet, PacketSpec, Setup, SslMode,
     Step, TlsStep, Version,
 };
-use crate::model::TlsVersion;
+use crate::model::TlsProtocol;
 
 /// One generated scenario.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -254,7 +254,9 @@ impl HbaRow {
         };
         if let Some(option) = self.clientcert {
             let value = match option {
-                ClientCertOption::VerifyCa => crate::model::rules(version).clientcert_verify_ca,
+                ClientCertOption::VerifyCa => {
+                    crate::model::expectations(version).clientcert_verify_ca
+                }
                 ClientCertOption::VerifyFull => "verify-full",
             };
             line.push_str(&format!(" clientcert={value}"));
@@ -300,9 +302,9 @@ pub struct ServerSide {
     /// level to 0 (`CipherString = DEFAULT@SECLEVEL=0`).
     pub openssl_seclevel0: bool,
     /// `ssl_min_protocol_version`.
-    pub min_tls: Option<TlsVersion>,
+    pub min_tls: Option<TlsProtocol>,
     /// `ssl_max_protocol_version`.
-    pub max_tls: Option<TlsVersion>,
+    pub max_tls: Option<TlsProtocol>,
     /// pg_hba.conf.
     pub hba: Vec<HbaRow>,
     /// pg_ident.conf: the lines of map `m`.
@@ -335,9 +337,9 @@ impl ClientCert {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ClientTls {
     /// Lowest version offered.
-    pub min: Option<TlsVersion>,
+    pub min: Option<TlsProtocol>,
     /// Highest version offered.
-    pub max: Option<TlsVersion>,
+    pub max: Option<TlsProtocol>,
     /// TLS 1.2 cipher list.
     pub ciphers: Option<&'static str>,
     /// ALPN protocols offered.
@@ -511,7 +513,7 @@ impl ServerSide {
 
     /// The set-up.
     pub fn setup(&self, version: Version) -> Setup {
-        let implicit = crate::model::rules(version).implicit_root_files;
+        let implicit = crate::model::expectations(version).implicit_root_files;
         let mut conf = Vec::new();
         let mut files = Vec::new();
         let pki = |file: &str, to: &str| FileOp::Pki {
@@ -588,43 +590,48 @@ impl ServerSide {
                 "garbage.crl",
             )
         };
-        match self.ca {
-            None => {}
-            Some(FileState::Valid) => {
-                files.push(pki("root+client_ca.crt", ca_name));
-                if !implicit {
-                    conf.push(format!("ssl_ca_file = '{ca_name}'"));
+        // The CA file, then the CRL: the setting, the test-PKI file a valid one copies, its
+        // name, the garbage file's name, the name a missing one is given.
+        let roots = [
+            (
+                self.ca,
+                "ssl_ca_file",
+                "root+client_ca.crt",
+                ca_name,
+                garbage_ca,
+                "nonexistent.crt",
+            ),
+            (
+                self.crl,
+                "ssl_crl_file",
+                "root+client.crl",
+                crl_name,
+                garbage_crl,
+                "nonexistent.crl",
+            ),
+        ];
+        for (state, setting, source, valid, bad, missing) in roots {
+            let named = match state {
+                None => None,
+                Some(FileState::Valid) => {
+                    files.push(pki(source, valid));
+                    (!implicit).then_some(valid)
                 }
-            }
-            Some(FileState::Garbage) => {
-                files.push(garbage(garbage_ca));
-                if !implicit {
-                    conf.push(format!("ssl_ca_file = '{garbage_ca}'"));
+                Some(FileState::Garbage) => {
+                    files.push(garbage(bad));
+                    (!implicit).then_some(bad)
                 }
+                Some(FileState::Missing) => Some(missing),
+            };
+            if let Some(name) = named {
+                conf.push(format!("{setting} = '{name}'"));
             }
-            Some(FileState::Missing) => conf.push("ssl_ca_file = 'nonexistent.crt'".into()),
-        }
-        match self.crl {
-            None => {}
-            Some(FileState::Valid) => {
-                files.push(pki("root+client.crl", crl_name));
-                if !implicit {
-                    conf.push(format!("ssl_crl_file = '{crl_name}'"));
-                }
-            }
-            Some(FileState::Garbage) => {
-                files.push(garbage(garbage_crl));
-                if !implicit {
-                    conf.push(format!("ssl_crl_file = '{garbage_crl}'"));
-                }
-            }
-            Some(FileState::Missing) => conf.push("ssl_crl_file = 'nonexistent.crl'".into()),
         }
         if let Some(ciphers) = self.ciphers {
             conf.push(format!("ssl_ciphers = '{}'", ciphers.value()));
         }
         if let Some(groups) = self.groups {
-            let name = match crate::model::rules(version).groups {
+            let name = match crate::model::expectations(version).groups {
                 crate::model::GroupsSetting::EcdhCurve => "ssl_ecdh_curve",
                 crate::model::GroupsSetting::GroupsList => "ssl_groups",
             };

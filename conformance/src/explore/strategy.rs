@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use proptest::strategy::{BoxedStrategy, Union};
 
 use crate::case::{CertKind, SslMode, Version};
-use crate::model::{TlsVersion, rules};
+use crate::model::{TlsProtocol, expectations};
 
 use super::scenario::{
     ClientCert, ClientCertOption, ClientName, ClientSide, ClientTls, Connect, Encryption,
@@ -51,7 +51,7 @@ fn key_for(cert: ServerCert, version: Version) -> BoxedStrategy<KeyFile> {
             weighted(v)
         }
         ServerCert::Pki => {
-            let passphrases = if rules(version).file_settings {
+            let passphrases = if expectations(version).file_settings {
                 vec![
                     (3, Passphrase::Right),
                     (1, Passphrase::Wrong),
@@ -71,7 +71,7 @@ fn key_for(cert: ServerCert, version: Version) -> BoxedStrategy<KeyFile> {
 }
 
 fn server(version: Version) -> BoxedStrategy<ServerSide> {
-    let r = rules(version);
+    let r = expectations(version);
     let cert = weighted(vec![
         (3, ServerCert::Generated(CertKind::Ec)),
         (1, ServerCert::Generated(CertKind::Rsa)),
@@ -131,8 +131,8 @@ fn server(version: Version) -> BoxedStrategy<ServerSide> {
     let range = if r.file_settings {
         weighted(vec![
             (80, None),
-            (10, Some(TlsVersion::Tls12)),
-            (10, Some(TlsVersion::Tls13)),
+            (10, Some(TlsProtocol::Tls12)),
+            (10, Some(TlsProtocol::Tls13)),
         ])
     } else {
         Just(None).boxed()
@@ -216,7 +216,7 @@ fn server(version: Version) -> BoxedStrategy<ServerSide> {
 }
 
 fn hba_row(version: Version) -> BoxedStrategy<HbaRow> {
-    let r = rules(version);
+    let r = expectations(version);
     let mut kinds = vec![
         (4, RowKind::Host),
         (4, RowKind::HostSsl),
@@ -319,11 +319,11 @@ fn client() -> BoxedStrategy<ClientSide> {
     ];
     let range = weighted(vec![
         (70, (None, None)),
-        (10, (None, Some(TlsVersion::Tls12))),
-        (5, (Some(TlsVersion::Tls13), None)),
-        (5, (Some(TlsVersion::Tls12), Some(TlsVersion::Tls12))),
-        (5, (Some(TlsVersion::Tls13), Some(TlsVersion::Tls13))),
-        (5, (Some(TlsVersion::Tls12), None)),
+        (10, (None, Some(TlsProtocol::Tls12))),
+        (5, (Some(TlsProtocol::Tls13), None)),
+        (5, (Some(TlsProtocol::Tls12), Some(TlsProtocol::Tls12))),
+        (5, (Some(TlsProtocol::Tls13), Some(TlsProtocol::Tls13))),
+        (5, (Some(TlsProtocol::Tls12), None)),
     ]);
     let ciphers = weighted(vec![
         (80, None),
@@ -376,8 +376,8 @@ fn client() -> BoxedStrategy<ClientSide> {
                 // client's handshake has finished, racing the client's next read; TLS 1.2
                 // makes the alert part of the handshake.
                 if matches!(cert, Some(ClientCert::Revoked | ClientCert::UnknownCa)) {
-                    tls.max = Some(TlsVersion::Tls12);
-                    if tls.min == Some(TlsVersion::Tls13) {
+                    tls.max = Some(TlsProtocol::Tls12);
+                    if tls.min == Some(TlsProtocol::Tls13) {
                         tls.min = None;
                     }
                 }
