@@ -13,8 +13,11 @@
 //! server reports about a certificate (DN, serial, issuer) is the same on every run; only key
 //! material differs. Keys are RSA 2048, as in PostgreSQL's suite.
 
+mod factory;
+
+pub use factory::{CertBuilder, Identity, KeyType, San};
+
 use std::fs;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -23,13 +26,9 @@ use openssl::asn1::{Asn1Object, Asn1OctetString};
 use openssl::bn::BigNum;
 use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
-use openssl::rsa::Rsa;
 use openssl::symm::Cipher;
 use openssl::x509::X509Extension;
-use openssl::x509::extension::{
-    BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName, SubjectKeyIdentifier,
-};
-use openssl::x509::{X509, X509Crl, X509CrlBuilder, X509Name, X509NameBuilder, X509RevokedBuilder};
+use openssl::x509::{X509, X509Crl, X509CrlBuilder, X509RevokedBuilder};
 
 /// The passphrase of `server-password.key`.
 pub const SERVER_KEY_PASSPHRASE: &str = "secret1";
@@ -298,58 +297,25 @@ impl Pki {
     }
 }
 
-struct Ca {
-    cert: X509,
-    key: PKey<Private>,
-}
-
-fn rsa_key() -> Result<PKey<Private>, Error> {
-    Ok(PKey::from_rsa(Rsa::generate(2048)?)?)
-}
-
-fn name(rdns: &[Rdn]) -> Result<X509Name, Error> {
-    let mut b = X509NameBuilder::new()?;
-    for (field, value) in rdns {
-        b.append_entry_by_text(field, value)?;
-    }
-    Ok(b.build())
-}
-
 fn serial(n: u32) -> Result<Asn1Integer, Error> {
     Ok(BigNum::from_u32(n)?.to_asn1_integer()?)
 }
 
-fn certificate(
-    subject: &X509Name,
-    key: &PKey<Private>,
-    serial_no: u32,
-    issuer: Option<&Ca>,
-    is_ca: bool,
-    configure: impl FnOnce(&mut openssl::x509::X509Builder, Option<&Ca>) -> Result<(), Error>,
-) -> Result<X509, Error> {
-    let mut b = X509::builder()?;
-    b.set_version(2)?;
-    let sn = serial(serial_no)?;
-    b.set_serial_number(&sn)?;
-    b.set_subject_name(subject)?;
-    b.set_issuer_name(issuer.map_or(subject, |ca| ca.cert.subject_name()))?;
-    b.set_pubkey(key)?;
-    let (nb, na) = (
-        Asn1Time::from_str(NOT_BEFORE)?,
-        Asn1Time::from_str(NOT_AFTER)?,
-    );
-    b.set_not_before(&nb)?;
-    b.set_not_after(&na)?;
-    if is_ca {
-        b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
-        b.append_extension(KeyUsage::new().key_cert_sign().crl_sign().build()?)?;
-        let ski = SubjectKeyIdentifier::new().build(&b.x509v3_context(None, None))?;
-        b.append_extension(ski)?;
-    }
-    configure(&mut b, issuer)?;
-    let signer = issuer.map_or(key, |ca| &ca.key);
-    b.sign(signer, MessageDigest::sha256())?;
-    Ok(b.build())
+/// A CA of the hierarchy: RSA 2048, the fixed validity, critical `CA:TRUE`, keyUsage
+/// `keyCertSign, cRLSign` and a subject key identifier.
+fn ca(cn: &str, serial_no: u32, issuer: Option<&Identity>) -> Result<Identity, Error> {
+    let b = CertBuilder::common_name(cn)
+        .key_type(KeyType::Rsa2048)
+        .serial(serial_no)
+        .valid_between(NOT_BEFORE, NOT_AFTER);
+    let b = match issuer {
+        Some(ca) => b.issuer(ca),
+        None => b,
+    };
+    b.ca_constraints()
+        .ca_key_usage(false)
+        .subject_key_id()
+        .build()
 }
 
 fn write(dir: &Path, file: &str, bytes: &[u8]) -> Result<(), Error> {
@@ -379,7 +345,7 @@ fn der_extension(oid: &str, der: &[u8]) -> Result<X509Extension, Error> {
     Ok(X509Extension::new_from_der(&oid, false, &contents)?)
 }
 
-fn crl(ca: &Ca, revoked: &[u32]) -> Result<X509Crl, Error> {
+fn crl(ca: &Identity, revoked: &[u32]) -> Result<X509Crl, Error> {
     let mut b = X509CrlBuilder::new()?;
     // authorityKeyIdentifier: SEQUENCE { [0] the CA's subject key identifier }.
     let keyid = ca
@@ -456,34 +422,20 @@ pub fn generate(dir: &Path) -> Result<Pki, Error> {
         path: dir.to_path_buf(),
         source,
     })?;
-    let root_key = rsa_key()?;
-    let root_name = name(&[(
-        "CN",
+    let root = ca(
         "Test root CA for PostgreSQL SSL regression test suite",
-    )])?;
-    let root = Ca {
-        cert: certificate(&root_name, &root_key, 0x1000, None, true, |_, _| Ok(()))?,
-        key: root_key,
-    };
-    let sub_ca = |cn: &'static str, serial_no: u32| -> Result<Ca, Error> {
-        let key = rsa_key()?;
-        let cert = certificate(
-            &name(&[("CN", cn)])?,
-            &key,
-            serial_no,
-            Some(&root),
-            true,
-            |_, _| Ok(()),
-        )?;
-        Ok(Ca { cert, key })
-    };
-    let server_ca = sub_ca(
+        0x1000,
+        None,
+    )?;
+    let server_ca = ca(
         "Test CA for PostgreSQL SSL regression test server certs",
         0x1001,
+        Some(&root),
     )?;
-    let client_ca = sub_ca(
+    let client_ca = ca(
         "Test CA for PostgreSQL SSL regression test client certs",
         0x1002,
+        Some(&root),
     )?;
 
     for (file, ca) in [
@@ -501,41 +453,28 @@ pub fn generate(dir: &Path) -> Result<Pki, Error> {
 
     let mut leaves: Vec<(&Leaf, X509, PKey<Private>)> = Vec::new();
     for leaf in LEAVES {
-        let key = rsa_key()?;
         let ca = match leaf.issuer {
             Issuer::Server => &server_ca,
             Issuer::Client => &client_ca,
         };
-        let cert = certificate(
-            &name(leaf.subject)?,
-            &key,
-            leaf.serial,
-            Some(ca),
-            false,
-            |b, issuer| {
-                if !leaf.dns.is_empty() || !leaf.ips.is_empty() {
-                    let mut san = SubjectAlternativeName::new();
-                    for d in leaf.dns {
-                        san.dns(d);
-                    }
-                    for ip in leaf.ips {
-                        // The list is fixed above; a bad literal would be a bug in this file.
-                        let parsed: Result<IpAddr, _> = ip.parse();
-                        if parsed.is_ok() {
-                            san.ip(ip);
-                        }
-                    }
-                    let ctx = b.x509v3_context(issuer.map(|c| c.cert.as_ref()), None);
-                    let ext = san.build(&ctx)?;
-                    b.append_extension(ext)?;
-                }
-                if leaf.client_ext {
-                    b.append_extension(BasicConstraints::new().critical().build()?)?;
-                    b.append_extension(ExtendedKeyUsage::new().client_auth().build()?)?;
-                }
-                Ok(())
-            },
-        )?;
+        let sans: Vec<San<'_>> = leaf
+            .dns
+            .iter()
+            .map(|d| San::Dns(d))
+            .chain(leaf.ips.iter().map(|i| San::Ip(i)))
+            .collect();
+        let b = CertBuilder::subject(leaf.subject)
+            .key_type(KeyType::Rsa2048)
+            .serial(leaf.serial)
+            .valid_between(NOT_BEFORE, NOT_AFTER)
+            .issuer(ca)
+            .subject_alt_names(&sans);
+        let b = if leaf.client_ext {
+            b.end_entity_constraints().client_auth()
+        } else {
+            b
+        };
+        let Identity { cert, key } = b.build()?;
         write(dir, &format!("{}.crt", leaf.name), &cert.to_pem()?)?;
         write_key(
             dir,
@@ -579,7 +518,7 @@ pub fn generate(dir: &Path) -> Result<Pki, Error> {
         write(dir, "server-cn-only+server_ca.crt", &chain)?;
     }
 
-    let bundle = |cas: &[&Ca]| -> Result<Vec<u8>, Error> {
+    let bundle = |cas: &[&Identity]| -> Result<Vec<u8>, Error> {
         let mut out = Vec::new();
         for ca in cas {
             out.extend(ca.cert.to_pem()?);
