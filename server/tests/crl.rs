@@ -2,16 +2,14 @@
 //! with a CRL (file, hashed directory, or the seed's implicit root.crl) a revoked client
 //! certificate fails the handshake while a good one passes.
 
-mod datadir;
-
 use std::io::Read;
 use std::process::Command;
 
-use datadir::*;
 use openssl::asn1::{Asn1Object, Asn1OctetString, Asn1Time};
 use openssl::hash::MessageDigest;
 use openssl::x509::extension::AuthorityKeyIdentifier;
 use openssl::x509::{X509, X509CrlBuilder, X509Extension, X509RevokedBuilder};
+use pgssl_testkit::*;
 
 struct Pki {
     ca: Identity,

@@ -1,203 +1,43 @@
-//! Helpers for the data-directory tests: certificates and keys of any type, data directories
-//! the `postgres` user can reach, the server binary spawned with any environment, user or
-//! terminal, and TLS clients (the openssl crate and `openssl s_client`).
-
-#![allow(dead_code)]
+//! The `pgssl-server` binary under test: started on a free port with any settings,
+//! environment, user or terminal; its log read back; signals; and [`Server`], the plain
+//! "start it with these `-c` settings" case most protocol tests need.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::os::unix::fs::{PermissionsExt, chown};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use openssl::asn1::Asn1Time;
-use openssl::bn::BigNum;
-use openssl::ec::{EcGroup, EcKey};
-use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
-use openssl::pkey::{PKey, Private};
-use openssl::rsa::Rsa;
-use openssl::ssl::{SslConnector, SslMethod, SslStream, SslVerifyMode, SslVersion};
-use openssl::symm::Cipher;
-use openssl::x509::extension::{BasicConstraints, SubjectAlternativeName, SubjectKeyIdentifier};
-use openssl::x509::{X509, X509NameBuilder};
+use openssl::ssl::{SslConnector, SslMethod, SslStream, SslVerifyMode};
 
+use crate::certs::cn;
+use crate::datadir::Data;
+
+/// How long a test waits for the server (to start, to log, to answer, to exit).
 pub const TIMEOUT: Duration = Duration::from_secs(15);
 
-/// A key and its certificate.
-pub struct Identity {
-    pub key: PKey<Private>,
-    pub cert: X509,
-}
-
-pub fn ec_key() -> PKey<Private> {
-    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
-    PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap()
-}
-
-pub fn rsa_key() -> PKey<Private> {
-    PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap()
-}
-
-/// A certificate for `cn` with `key`, signed by `issuer` (self-signed when `None`).
-pub fn certificate(cn: &str, key: &PKey<Private>, issuer: Option<&Identity>, ca: bool) -> X509 {
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", cn).unwrap();
-    let name = name.build();
-    let mut cert = X509::builder().unwrap();
-    cert.set_version(2).unwrap();
-    let mut serial = BigNum::new().unwrap();
-    serial
-        .rand(64, openssl::bn::MsbOption::MAYBE_ZERO, false)
-        .unwrap();
-    cert.set_serial_number(&serial.to_asn1_integer().unwrap())
-        .unwrap();
-    cert.set_subject_name(&name).unwrap();
-    match issuer {
-        Some(i) => cert.set_issuer_name(i.cert.subject_name()).unwrap(),
-        None => cert.set_issuer_name(&name).unwrap(),
+/// The `pgssl-server` binary cargo built for this test run. Cargo sets
+/// `CARGO_BIN_EXE_pgssl-server` for the package's own integration tests (at run time too since
+/// cargo 1.9x); this library is not one, so failing that it is found where cargo puts it, next
+/// to the test executable's `deps/` directory (`target/<profile>/pgssl-server`).
+pub fn server_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("CARGO_BIN_EXE_pgssl-server") {
+        return PathBuf::from(path);
     }
-    cert.set_pubkey(key).unwrap();
-    cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    cert.set_not_after(&Asn1Time::days_from_now(30).unwrap())
-        .unwrap();
-    if ca {
-        cert.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
-            .unwrap();
-        let ski = SubjectKeyIdentifier::new()
-            .build(&cert.x509v3_context(None, None))
-            .unwrap();
-        cert.append_extension(ski).unwrap();
-    } else {
-        let san = SubjectAlternativeName::new()
-            .dns("localhost")
-            .ip("127.0.0.1")
-            .build(&cert.x509v3_context(issuer.map(|i| i.cert.as_ref()), None))
-            .unwrap();
-        cert.append_extension(san).unwrap();
-    }
-    let signer = issuer.map_or(key, |i| &i.key);
-    cert.sign(signer, MessageDigest::sha256()).unwrap();
-    cert.build()
-}
-
-impl Identity {
-    pub fn self_signed(cn: &str, key: PKey<Private>) -> Self {
-        let cert = certificate(cn, &key, None, false);
-        Self { key, cert }
-    }
-
-    pub fn ca(cn: &str) -> Self {
-        let key = ec_key();
-        let cert = certificate(cn, &key, None, true);
-        Self { key, cert }
-    }
-
-    pub fn issued_by(cn: &str, issuer: &Identity) -> Self {
-        let key = ec_key();
-        let cert = certificate(cn, &key, Some(issuer), false);
-        Self { key, cert }
-    }
-
-    pub fn key_pem(&self) -> Vec<u8> {
-        self.key.private_key_to_pem_pkcs8().unwrap()
-    }
-
-    /// The key encrypted with `passphrase` (AES-256-CBC, PKCS#8).
-    pub fn encrypted_key_pem(&self, passphrase: &str) -> Vec<u8> {
-        self.key
-            .private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), passphrase.as_bytes())
-            .unwrap()
-    }
-
-    pub fn cert_pem(&self) -> Vec<u8> {
-        self.cert.to_pem().unwrap()
-    }
-}
-
-/// A data directory under /var/tmp (reachable by the `postgres` user, unlike /root).
-pub struct Data {
-    pub dir: tempfile::TempDir,
-}
-
-impl Data {
-    /// A data directory, mode 0755, holding only a permissive `pg_hba.conf`.
-    pub fn empty() -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("pgssl-test-")
-            .tempdir_in("/var/tmp")
-            .unwrap();
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        // Trust every connection: the server, like PostgreSQL, refuses to start without a
-        // pg_hba.conf.
-        std::fs::write(
-            dir.path().join("pg_hba.conf"),
-            "local all all trust\nhost all all 0.0.0.0/0 trust\nhost all all ::0/0 trust\n",
-        )
-        .unwrap();
-        std::fs::write(dir.path().join("pg_ident.conf"), "").unwrap();
-        Self { dir }
-    }
-
-    /// A data directory with `server.crt` and `server.key` (0600) for `identity`.
-    pub fn with(identity: &Identity) -> Self {
-        let data = Self::empty();
-        data.write("server.crt", &identity.cert_pem());
-        data.write_mode("server.key", &identity.key_pem(), 0o600);
-        data
-    }
-
-    /// A data directory with a fresh P-256 `localhost` certificate.
-    pub fn new() -> Self {
-        Self::with(&Identity::self_signed("localhost", ec_key()))
-    }
-
-    pub fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    pub fn file(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    pub fn write(&self, name: &str, bytes: &[u8]) {
-        std::fs::write(self.file(name), bytes).unwrap();
-    }
-
-    pub fn write_mode(&self, name: &str, bytes: &[u8], mode: u32) {
-        let path = self.file(name);
-        let _ = std::fs::remove_file(&path);
-        std::fs::write(&path, bytes).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
-    }
-
-    pub fn chmod(&self, name: &str, mode: u32) {
-        std::fs::set_permissions(self.file(name), std::fs::Permissions::from_mode(mode)).unwrap();
-    }
-
-    pub fn chown(&self, name: &str, uid: u32, gid: u32) {
-        chown(self.file(name), Some(uid), Some(gid)).unwrap();
-    }
-
-    pub fn conf(&self, text: &str) {
-        self.write("postgresql.conf", text.as_bytes());
-    }
-}
-
-/// The uid and gid of a system user, from /etc/passwd.
-pub fn user(name: &str) -> Option<(u32, u32)> {
-    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
-    passwd.lines().find_map(|l| {
-        let f: Vec<_> = l.split(':').collect();
-        if f.len() < 4 || f[0] != name {
-            return None;
-        }
-        Some((f[2].parse().ok()?, f[3].parse().ok()?))
-    })
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|profile| profile.join("pgssl-server"))
+        .expect("the test executable sits in target/<profile>/deps");
+    assert!(
+        path.exists(),
+        "{} does not exist: run the tests with cargo test -p pgssl-server",
+        path.display()
+    );
+    path
 }
 
 /// How to spawn the server.
@@ -209,6 +49,8 @@ pub struct Spawn {
     pub user: Option<(u32, u32)>,
     /// Start a new session (no controlling terminal).
     pub setsid: bool,
+    /// Listen on a Unix socket in this directory (`-k`); none by default.
+    pub socket_dir: Option<PathBuf>,
 }
 
 impl Spawn {
@@ -233,12 +75,13 @@ impl Spawn {
     pub fn command(&self, data: &Path) -> Command {
         let program = match self.user {
             Some(_) => reachable_binary(),
-            None => PathBuf::from(env!("CARGO_BIN_EXE_pgssl-server")),
+            None => server_binary(),
         };
         let mut cmd = Command::new(program);
         cmd.arg("-D")
             .arg(data)
-            .args(["-p", "0", "-h", "127.0.0.1", "-k", ""]);
+            .args(["-p", "0", "-h", "127.0.0.1", "-k"])
+            .arg(self.socket_dir.as_deref().unwrap_or(Path::new("")));
         for s in &self.settings {
             cmd.args(["-c", s]);
         }
@@ -309,6 +152,7 @@ impl Log {
 /// per test binary, under a temporary name renamed into place.
 fn reachable_binary() -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
+
     static COPY: std::sync::OnceLock<(tempfile::TempDir, PathBuf)> = std::sync::OnceLock::new();
     let (_, path) = COPY.get_or_init(|| {
         let dir = tempfile::Builder::new()
@@ -319,7 +163,7 @@ fn reachable_binary() -> PathBuf {
             .expect("chmod binary directory");
         let partial = dir.path().join("pgssl-server.partial");
         let path = dir.path().join("pgssl-server");
-        std::fs::copy(env!("CARGO_BIN_EXE_pgssl-server"), &partial).expect("copy the binary");
+        std::fs::copy(server_binary(), &partial).expect("copy the binary");
         std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o755))
             .expect("chmod the binary");
         std::fs::rename(&partial, &path).expect("rename the binary");
@@ -431,19 +275,9 @@ impl Running {
         strip(&self.log.lines())
     }
 
+    /// Waits until a log line contains `needle`; returns that line.
     pub fn wait_for_log(&self, needle: &str) -> String {
-        let start = Instant::now();
-        loop {
-            if let Some(line) = self.log().into_iter().find(|l| l.contains(needle)) {
-                return line;
-            }
-            assert!(
-                start.elapsed() < TIMEOUT,
-                "no log line with {needle:?}:\n{}",
-                self.log().join("\n")
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        wait_for_line(needle, || self.log())
     }
 
     /// Sends SIGHUP and waits for the reload to finish (the next log line after it).
@@ -517,61 +351,94 @@ impl Drop for Running {
     }
 }
 
-pub fn cn(cert: &X509) -> String {
-    cert.subject_name()
-        .entries_by_nid(Nid::COMMONNAME)
-        .next()
-        .map(|e| String::from_utf8_lossy(e.data().as_slice()).into_owned())
-        .unwrap_or_default()
-}
-
-pub fn tls12(b: &mut openssl::ssl::SslConnectorBuilder) {
-    b.set_min_proto_version(Some(SslVersion::TLS1_2)).unwrap();
-    b.set_max_proto_version(Some(SslVersion::TLS1_2)).unwrap();
-}
-
-/// Runs `openssl s_client -starttls postgres` against the server with extra arguments; returns
-/// its standard output and error.
-pub fn s_client(port: u16, args: &[&str]) -> String {
-    let out = Command::new("openssl")
-        .args(["s_client", "-starttls", "postgres", "-connect"])
-        .arg(format!("127.0.0.1:{port}"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("openssl s_client");
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Like [`s_client`], but holds the connection open for half a second before closing, so
-/// that post-handshake messages (TLS 1.3 session tickets) are read and reported.
-pub fn s_client_waiting(port: u16, args: &[&str]) -> String {
-    let mut child = Command::new("openssl")
-        .args(["s_client", "-starttls", "postgres", "-connect"])
-        .arg(format!("127.0.0.1:{port}"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("openssl s_client");
-    std::thread::sleep(Duration::from_millis(500));
-    drop(child.stdin.take());
-    let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(3) {
-            let _ = child.kill();
+/// Waits until one of `lines()` contains `needle`; returns that line.
+fn wait_for_line(needle: &str, lines: impl Fn() -> Vec<String>) -> String {
+    let start = Instant::now();
+    loop {
+        if let Some(line) = lines().into_iter().find(|l| l.contains(needle)) {
+            return line;
         }
+        assert!(
+            start.elapsed() < TIMEOUT,
+            "no log line with {needle:?}:\n{}",
+            lines().join("\n")
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let out = child.wait_with_output().unwrap();
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+}
+
+/// A server started with `-c` settings on a fresh [`Data::new`] directory, listening on
+/// 127.0.0.1 and on a Unix socket in a directory of its own; stopped (SIGINT) when dropped.
+/// Its log is read as written, `[pid] ` prefixes included.
+pub struct Server {
+    running: Running,
+    pub port: u16,
+    pub socket_dir: PathBuf,
+    _data: Data,
+    _sockets: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts the server; panics with its log if it exits instead.
+    pub fn start(settings: &[&str]) -> Server {
+        let data = Data::new();
+        let sockets = tempfile::tempdir().expect("socket directory");
+        let spawn = Spawn {
+            settings: settings.iter().map(|s| s.to_string()).collect(),
+            socket_dir: Some(sockets.path().to_path_buf()),
+            ..Spawn::default()
+        };
+        let running = spawn.start(&data).running();
+        Server {
+            port: running.port,
+            running,
+            socket_dir: sockets.path().to_path_buf(),
+            _data: data,
+            _sockets: sockets,
+        }
+    }
+
+    /// A TCP connection with the read timeout set and Nagle off.
+    pub fn connect(&self) -> TcpStream {
+        let s = self.running.connect();
+        s.set_nodelay(true).expect("TCP_NODELAY");
+        s
+    }
+
+    /// The server's Unix socket.
+    pub fn unix_path(&self) -> PathBuf {
+        self.socket_dir.join(format!(".s.PGSQL.{}", self.port))
+    }
+
+    /// The log lines so far, as written.
+    pub fn log(&self) -> Vec<String> {
+        self.running.log.lines()
+    }
+
+    /// Waits until a log line contains `needle`; returns that line.
+    pub fn wait_for_log(&self, needle: &str) -> String {
+        wait_for_line(needle, || self.log())
+    }
+
+    /// Waits until `count` log lines contain `needle` (the log arrives after the client has
+    /// seen the server act); returns those lines' messages.
+    pub fn wait_for_count(&self, needle: &str, count: usize) -> Vec<String> {
+        let start = Instant::now();
+        loop {
+            let found = self.log_messages(needle);
+            if found.len() >= count || start.elapsed() > TIMEOUT {
+                return found;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The log lines after the `[pid] ` prefix that contain `needle`.
+    pub fn log_messages(&self, needle: &str) -> Vec<String> {
+        self.log()
+            .into_iter()
+            .filter(|l| l.contains(needle))
+            .map(|l| l.split_once("] ").map_or(l.clone(), |(_, m)| m.to_owned()))
+            .collect()
+    }
 }
