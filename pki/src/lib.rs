@@ -13,22 +13,22 @@
 //! server reports about a certificate (DN, serial, issuer) is the same on every run; only key
 //! material differs. Keys are RSA 2048, as in PostgreSQL's suite.
 
+mod crl;
+pub mod der;
 mod factory;
 
+pub use crl::revocation_list;
 pub use factory::{CertBuilder, Identity, KeyType, San};
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use openssl::asn1::{Asn1Integer, Asn1Time};
-use openssl::asn1::{Asn1Object, Asn1OctetString};
+use openssl::asn1::{Asn1Integer, Asn1IntegerRef, Asn1Time};
 use openssl::bn::BigNum;
-use openssl::hash::MessageDigest;
 use openssl::pkey::{PKey, Private};
 use openssl::symm::Cipher;
-use openssl::x509::X509Extension;
-use openssl::x509::{X509, X509Crl, X509CrlBuilder, X509RevokedBuilder};
+use openssl::x509::X509;
 
 /// The passphrase of `server-password.key`.
 pub const SERVER_KEY_PASSPHRASE: &str = "secret1";
@@ -338,45 +338,6 @@ fn write_key(dir: &Path, file: &str, bytes: &[u8]) -> Result<(), Error> {
     })
 }
 
-/// A non-critical extension from its DER contents.
-fn der_extension(oid: &str, der: &[u8]) -> Result<X509Extension, Error> {
-    let oid = Asn1Object::from_str(oid)?;
-    let contents = Asn1OctetString::new_from_bytes(der)?;
-    Ok(X509Extension::new_from_der(&oid, false, &contents)?)
-}
-
-fn crl(ca: &Identity, revoked: &[u32]) -> Result<X509Crl, Error> {
-    let mut b = X509CrlBuilder::new()?;
-    // authorityKeyIdentifier: SEQUENCE { [0] the CA's subject key identifier }.
-    let keyid = ca
-        .cert
-        .subject_key_id()
-        .map(|k| k.as_slice().to_vec())
-        .unwrap_or_default();
-    let mut aki = vec![0x30, (keyid.len() + 2) as u8, 0x80, keyid.len() as u8];
-    aki.extend_from_slice(&keyid);
-    b.append_extension(der_extension("2.5.29.35", &aki)?)?;
-    // cRLNumber 1.
-    b.append_extension(der_extension("2.5.29.20", &[0x02, 0x01, 0x01])?)?;
-    b.set_issuer_name(ca.cert.subject_name())?;
-    let (last, next) = (
-        Asn1Time::from_str(NOT_BEFORE)?,
-        Asn1Time::from_str(NOT_AFTER)?,
-    );
-    b.set_last_update(&last)?;
-    b.set_next_update(&next)?;
-    for n in revoked {
-        let mut r = X509RevokedBuilder::new()?;
-        let (sn, when) = (serial(*n)?, Asn1Time::from_str(NOT_BEFORE)?);
-        r.set_serial_number(&sn)?;
-        r.set_revocation_date(&when)?;
-        b.add_revoked(r.build())?;
-    }
-    b.sort()?;
-    b.sign(&ca.key, MessageDigest::sha256())?;
-    Ok(b.build()?)
-}
-
 /// A hashed CRL directory as `openssl rehash` lays it out: `<issuer hash>.r<n>`.
 fn crl_dir(dir: &Path, name: &str, crls: &[&str]) -> Result<(), Error> {
     let out = dir.join(name);
@@ -538,11 +499,22 @@ pub fn generate(dir: &Path) -> Result<Pki, Error> {
     write(dir, "root+server_ca.crt", &bundle(&[&root, &server_ca])?)?;
     write(dir, "root+client_ca.crt", &bundle(&[&root, &client_ca])?)?;
 
-    let serials =
-        |names: &[&str]| -> Vec<u32> { names.iter().filter_map(|n| Pki::serial(n)).collect() };
-    let root_crl = crl(&root, &[])?.to_pem()?;
-    let server_crl = crl(&server_ca, &serials(REVOKED_BY_SERVER_CA))?.to_pem()?;
-    let client_crl = crl(&client_ca, &serials(REVOKED_BY_CLIENT_CA))?.to_pem()?;
+    let crl = |ca: &Identity, names: &[&str]| -> Result<Vec<u8>, Error> {
+        let serials = names
+            .iter()
+            .filter_map(|n| Pki::serial(n))
+            .map(serial)
+            .collect::<Result<Vec<_>, _>>()?;
+        let serials: Vec<&Asn1IntegerRef> = serials.iter().map(|s| &**s).collect();
+        let (this_update, next_update) = (
+            Asn1Time::from_str(NOT_BEFORE)?,
+            Asn1Time::from_str(NOT_AFTER)?,
+        );
+        Ok(revocation_list(ca, &serials, &this_update, &next_update)?.to_pem()?)
+    };
+    let root_crl = crl(&root, &[])?;
+    let server_crl = crl(&server_ca, REVOKED_BY_SERVER_CA)?;
+    let client_crl = crl(&client_ca, REVOKED_BY_CLIENT_CA)?;
     write(dir, "root.crl", &root_crl)?;
     write(dir, "server.crl", &server_crl)?;
     write(dir, "client.crl", &client_crl)?;
@@ -570,7 +542,7 @@ mod tests {
     use super::*;
     use openssl::stack::Stack;
     use openssl::x509::store::X509StoreBuilder;
-    use openssl::x509::{X509StoreContext, X509VerifyResult};
+    use openssl::x509::{X509Crl, X509StoreContext, X509VerifyResult};
 
     fn load(pki: &Pki, f: &str) -> X509 {
         X509::from_pem(&fs::read(pki.path(f)).unwrap()).unwrap()

@@ -2,6 +2,7 @@ use openssl::bn::{BigNum, BigNumRef};
 use openssl::hash::MessageDigest;
 use openssl::sign::Signer;
 use openssl::x509::{X509Name, X509NameBuilder};
+use pgssl_pki::der::tlv as der;
 use pgssl_pki::{CertBuilder, Identity, San};
 
 use super::*;
@@ -53,31 +54,9 @@ fn alice(ca: &Identity) -> X509 {
     )
 }
 
-// A minimal DER writer: the openssl crate has no CRL builder.
-fn der(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = body.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|&b| b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend_from_slice(&bytes);
-    }
-    out.extend_from_slice(body);
-    out
-}
-
+// The openssl crate has no CRL builder that leaves out the extensions: DER by hand.
 fn der_integer(bn: &BigNum) -> Vec<u8> {
-    let mut v = bn.to_vec();
-    if v.is_empty() || v[0] & 0x80 != 0 {
-        v.insert(0, 0);
-    }
-    der(0x02, &v)
+    pgssl_pki::der::unsigned_integer(&bn.to_vec())
 }
 
 /// A v2 CRL signed with ECDSA-SHA256, revoking `serials` (reasonCode extension omitted).
