@@ -7,7 +7,10 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use openssl::ssl::{SslConnector, SslMethod, SslStream, SslVerifyMode, SslVersion};
+use openssl::ssl::{
+    HandshakeError, SslConnector, SslConnectorBuilder, SslMethod, SslStream, SslVerifyMode,
+    SslVersion,
+};
 
 pub use pgssl_server::wire::{
     BackendMessage, CancelRequest, ErrorFields, ProtocolVersion, StartupMessage, StartupPacket,
@@ -89,15 +92,38 @@ pub struct TlsOptions {
     pub min: Option<SslVersion>,
 }
 
-/// Runs a TLS client handshake over `tcp`.
+/// A TLS client handshake over `tcp` that verifies nothing (neither chain nor host name),
+/// with `configure` applied to the client first.
+pub fn tls_handshake(
+    tcp: TcpStream,
+    configure: impl FnOnce(&mut SslConnectorBuilder),
+) -> Result<SslStream<TcpStream>, HandshakeError<TcpStream>> {
+    let mut builder = SslConnector::builder(SslMethod::tls_client()).expect("TLS client");
+    builder.set_verify(SslVerifyMode::NONE);
+    configure(&mut builder);
+    let connector = builder.build();
+    let config = connector
+        .configure()
+        .expect("TLS client configuration")
+        .verify_hostname(false);
+    config.connect("localhost", tcp)
+}
+
+/// Runs a TLS client handshake over `tcp` with `options`.
 pub fn tls_connect(
     tcp: TcpStream,
     options: &TlsOptions,
-) -> Result<SslStream<TcpStream>, openssl::ssl::HandshakeError<TcpStream>> {
-    let mut builder = SslConnector::builder(SslMethod::tls_client()).unwrap();
-    builder.set_verify(SslVerifyMode::NONE);
-    builder.set_min_proto_version(options.min).unwrap();
-    builder.set_max_proto_version(options.max).unwrap();
+) -> Result<SslStream<TcpStream>, HandshakeError<TcpStream>> {
+    tls_handshake(tcp, |builder| tls_options(builder, options))
+}
+
+fn tls_options(builder: &mut SslConnectorBuilder, options: &TlsOptions) {
+    builder
+        .set_min_proto_version(options.min)
+        .expect("minimum TLS version");
+    builder
+        .set_max_proto_version(options.max)
+        .expect("maximum TLS version");
     if matches!(options.max, Some(v) if v == SslVersion::TLS1 || v == SslVersion::TLS1_1) {
         // OpenSSL 3 offers TLS 1.0 and 1.1 only at security level 0 (3.6 sends no usable
         // ClientHello otherwise; Debian's 3.0 did).
@@ -109,22 +135,21 @@ pub fn tls_connect(
             wire.push(p.len() as u8);
             wire.extend_from_slice(p.as_bytes());
         }
-        builder.set_alpn_protos(&wire).unwrap();
+        builder.set_alpn_protos(&wire).expect("ALPN protocols");
     }
-    let connector = builder.build();
-    let config = connector.configure().unwrap().verify_hostname(false);
-    config.connect("localhost", tcp)
 }
 
 /// Writes all of `bytes` in one write call.
 pub fn send(s: &mut impl Write, bytes: &[u8]) {
-    s.write_all(bytes).unwrap();
-    s.flush().unwrap();
+    s.write_all(bytes).expect("send to the server");
+    s.flush().expect("flush to the server");
 }
 
 pub fn tls12(b: &mut openssl::ssl::SslConnectorBuilder) {
-    b.set_min_proto_version(Some(SslVersion::TLS1_2)).unwrap();
-    b.set_max_proto_version(Some(SslVersion::TLS1_2)).unwrap();
+    b.set_min_proto_version(Some(SslVersion::TLS1_2))
+        .expect("TLS 1.2");
+    b.set_max_proto_version(Some(SslVersion::TLS1_2))
+        .expect("TLS 1.2");
 }
 
 /// Runs `openssl s_client -starttls postgres` against the server with extra arguments; returns
@@ -159,13 +184,13 @@ pub fn s_client_waiting(port: u16, args: &[&str]) -> String {
     std::thread::sleep(Duration::from_millis(500));
     drop(child.stdin.take());
     let started = Instant::now();
-    while child.try_wait().unwrap().is_none() {
+    while child.try_wait().expect("s_client status").is_none() {
         if started.elapsed() > Duration::from_secs(3) {
             let _ = child.kill();
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let out = child.wait_with_output().unwrap();
+    let out = child.wait_with_output().expect("s_client output");
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

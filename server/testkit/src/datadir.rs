@@ -23,10 +23,11 @@ impl Data {
         let dir = tempfile::Builder::new()
             .prefix("pgssl-test-")
             .tempdir_in("/var/tmp")
-            .unwrap();
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::write(dir.path().join("pg_hba.conf"), PERMISSIVE_HBA).unwrap();
-        std::fs::write(dir.path().join("pg_ident.conf"), "").unwrap();
+            .expect("data directory under /var/tmp");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod the data directory");
+        std::fs::write(dir.path().join("pg_hba.conf"), PERMISSIVE_HBA).expect("write pg_hba.conf");
+        std::fs::write(dir.path().join("pg_ident.conf"), "").expect("write pg_ident.conf");
         Self { dir }
     }
 
@@ -52,22 +53,25 @@ impl Data {
     }
 
     pub fn write(&self, name: &str, bytes: &[u8]) {
-        std::fs::write(self.file(name), bytes).unwrap();
+        std::fs::write(self.file(name), bytes).unwrap_or_else(|e| panic!("write {name}: {e}"));
     }
 
     pub fn write_mode(&self, name: &str, bytes: &[u8], mode: u32) {
         let path = self.file(name);
         let _ = std::fs::remove_file(&path);
-        std::fs::write(&path, bytes).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("write {name}: {e}"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))
+            .unwrap_or_else(|e| panic!("chmod {name}: {e}"));
     }
 
     pub fn chmod(&self, name: &str, mode: u32) {
-        std::fs::set_permissions(self.file(name), std::fs::Permissions::from_mode(mode)).unwrap();
+        std::fs::set_permissions(self.file(name), std::fs::Permissions::from_mode(mode))
+            .unwrap_or_else(|e| panic!("chmod {name}: {e}"));
     }
 
     pub fn chown(&self, name: &str, uid: u32, gid: u32) {
-        chown(self.file(name), Some(uid), Some(gid)).unwrap();
+        chown(self.file(name), Some(uid), Some(gid))
+            .unwrap_or_else(|e| panic!("chown {name}: {e}"));
     }
 
     pub fn conf(&self, text: &str) {

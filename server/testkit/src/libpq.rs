@@ -24,7 +24,7 @@ pub fn have_psql() -> bool {
 /// Runs `psql -XAt` with `conninfo` and each query as a `-c`, with no password prompt and
 /// no ~/.postgresql files in the way.
 pub fn psql(conninfo: &str, queries: &[&str]) -> Psql {
-    let home = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().expect("a HOME for psql");
     let mut cmd = Command::new("psql");
     cmd.args(["-X", "-A", "-t", "-w", "-v", "ON_ERROR_STOP=1"])
         .arg(conninfo)

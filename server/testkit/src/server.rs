@@ -10,9 +10,10 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use openssl::ssl::{SslConnector, SslMethod, SslStream, SslVerifyMode};
+use openssl::ssl::SslStream;
 
 use crate::certs::cn;
+use crate::client::tls_handshake;
 use crate::datadir::Data;
 
 /// How long a test waits for the server (to start, to log, to answer, to exit).
@@ -137,7 +138,7 @@ impl Log {
     /// The lines so far.
     pub fn lines(&self) -> Vec<String> {
         match self {
-            Self::Pipe(lines) => lines.lock().unwrap().clone(),
+            Self::Pipe(lines) => lines.lock().expect("log lines").clone(),
             Self::File(f) => std::fs::read_to_string(f.path())
                 .unwrap_or_default()
                 .lines()
@@ -178,7 +179,7 @@ pub fn capture(r: impl Read + Send + 'static) -> Log {
     let sink = Arc::clone(&log);
     std::thread::spawn(move || {
         for line in BufReader::new(r).lines().map_while(Result::ok) {
-            sink.lock().unwrap().push(line);
+            sink.lock().expect("log lines").push(line);
         }
     });
     Log::Pipe(log)
@@ -187,7 +188,7 @@ pub fn capture(r: impl Read + Send + 'static) -> Log {
 pub fn wait_started(mut child: Child, log: Log) -> Started {
     let start = Instant::now();
     loop {
-        if let Some(status) = child.try_wait().unwrap() {
+        if let Some(status) = child.try_wait().expect("server status") {
             std::thread::sleep(Duration::from_millis(100));
             let log = log.lines();
             return Started::Exited {
@@ -301,17 +302,18 @@ impl Running {
     }
 
     pub fn connect(&self) -> TcpStream {
-        let s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect to the server");
+        s.set_read_timeout(Some(TIMEOUT)).expect("read timeout");
         s
     }
 
     /// Sends SSLRequest and returns the one-byte answer.
     pub fn ssl_request(&self) -> (TcpStream, u8) {
         let mut s = self.connect();
-        s.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]).unwrap();
+        s.write_all(&[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f])
+            .expect("send SSLRequest");
         let mut b = [0u8; 1];
-        s.read_exact(&mut b).unwrap();
+        s.read_exact(&mut b).expect("SSLRequest answer");
         (s, b[0])
     }
 
@@ -322,12 +324,7 @@ impl Running {
     ) -> Result<SslStream<TcpStream>, String> {
         let (tcp, answer) = self.ssl_request();
         assert_eq!(answer, b'S', "SSLRequest answer");
-        let mut builder = SslConnector::builder(SslMethod::tls_client()).unwrap();
-        builder.set_verify(SslVerifyMode::NONE);
-        configure(&mut builder);
-        let connector = builder.build();
-        let config = connector.configure().unwrap().verify_hostname(false);
-        config.connect("localhost", tcp).map_err(|e| e.to_string())
+        tls_handshake(tcp, configure).map_err(|e| e.to_string())
     }
 
     /// The CN of the certificate a default TLS client is shown.

@@ -47,7 +47,7 @@ pub fn pki() -> &'static pgssl_pki::Pki {
         let dir = tempfile::Builder::new()
             .prefix("pgssl-test-pki-")
             .tempdir_in("/var/tmp")
-            .unwrap()
+            .expect("PKI directory under /var/tmp")
             .keep();
         let _ = PKI_DIR.set(dir.clone());
         // SAFETY: registers a plain function with no preconditions.
@@ -82,8 +82,8 @@ pub fn ssl_data(hba: &str, ident: &str) -> Data {
             "server_ca.crt",
         ],
     );
-    let cert = std::fs::read(pki().path("server-cn-only.crt")).unwrap();
-    let key = std::fs::read(pki().path("server-cn-only.key")).unwrap();
+    let cert = std::fs::read(pki().path("server-cn-only.crt")).expect("server-cn-only.crt");
+    let key = std::fs::read(pki().path("server-cn-only.key")).expect("server-cn-only.key");
     data.write("server.crt", &cert);
     data.write_mode("server.key", &key, 0o600);
     data.write("pg_hba.conf", hba.as_bytes());
@@ -110,7 +110,7 @@ pub struct ClientKeys {
 impl ClientKeys {
     pub fn new() -> Self {
         Self {
-            dir: tempfile::tempdir().unwrap(),
+            dir: tempfile::tempdir().expect("client key directory"),
         }
     }
 
@@ -118,8 +118,9 @@ impl ClientKeys {
     pub fn key(&self, name: &str) -> PathBuf {
         let path = self.dir.path().join(name);
         if !path.exists() {
-            std::fs::copy(pki().path(name), &path).unwrap();
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            std::fs::copy(pki().path(name), &path).unwrap_or_else(|e| panic!("copy {name}: {e}"));
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .unwrap_or_else(|e| panic!("chmod {name}: {e}"));
         }
         path
     }
