@@ -12,6 +12,13 @@ use crate::certs::{Identity, ec_key};
 pub const PERMISSIVE_HBA: &str =
     "local all all trust\nhost all all 0.0.0.0/0 trust\nhost all all ::0/0 trust\n";
 
+impl Default for Data {
+    /// [`Data::new`].
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A data directory under /var/tmp (reachable by the `postgres` user, unlike /root).
 pub struct Data {
     pub dir: tempfile::TempDir,

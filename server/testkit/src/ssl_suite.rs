@@ -102,6 +102,13 @@ pub fn server_pm_settings(profile: &str) -> Vec<String> {
     ]
 }
 
+impl Default for ClientKeys {
+    /// [`ClientKeys::new`].
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A private copy of a client key (libpq refuses group- or world-readable keys).
 pub struct ClientKeys {
     dir: tempfile::TempDir,
