@@ -234,6 +234,7 @@ pub fn extensions(cert: &X509Ref) -> Vec<Option<ExtensionRef<'_>>> {
     let count = unsafe { openssl_sys::X509_get_ext_count(x) };
     (0..count.max(0))
         .map(|i| {
+            // SAFETY: as above; i is within 0..count.
             let ext = unsafe { openssl_sys::X509_get_ext(x, i) };
             (!ext.is_null()).then_some(ExtensionRef {
                 ext,
