@@ -1,5 +1,6 @@
 //! The certificate factory: every test, bench, fuzz seed and harness certificate in the
-//! workspace is made by [`CertBuilder`], self-signed or signed by a given CA.
+//! workspace is made by [`CertBuilder`], self-signed or signed by a given CA (only
+//! `pgssl-server init`, production code, keeps a generator of its own).
 //!
 //! ```
 //! use pgssl_pki::{CertBuilder, KeyType, San};
