@@ -8,15 +8,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
-use openssl::asn1::Asn1Time;
-use openssl::bn::BigNum;
-use openssl::ec::{EcGroup, EcKey};
-use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
-use openssl::pkey::{PKey, Private};
-use openssl::rsa::Rsa;
 use openssl::ssl::{SslConnector, SslFiletype, SslMethod, SslVerifyMode, SslVersion};
-use openssl::x509::{X509, X509NameBuilder};
+use pgssl_pki::{CertBuilder, KeyType};
 use pgssl_server::config::load;
 use pgssl_server::log::Logger;
 use pgssl_server::server::{Server, Shutdown};
@@ -42,35 +35,22 @@ impl KeyKind {
     }
 }
 
-/// A self-signed server certificate (CN=localhost) and its key, as PEM.
+/// A self-signed server certificate (CN=localhost, serial 1, a year from now, no
+/// extensions) and its key, as PEM, made by the `pgssl-pki` factory.
 pub fn server_certificate(kind: KeyKind) -> (Vec<u8>, Vec<u8>) {
-    let key: PKey<Private> = match kind {
-        KeyKind::P256 => {
-            let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).expect("P-256 group");
-            PKey::from_ec_key(EcKey::generate(&group).expect("EC key")).expect("EC pkey")
-        }
-        KeyKind::Rsa2048 => PKey::from_rsa(Rsa::generate(2048).expect("RSA key")).expect("pkey"),
+    let key_type = match kind {
+        KeyKind::P256 => KeyType::P256,
+        KeyKind::Rsa2048 => KeyType::Rsa2048,
     };
-    let mut name = X509NameBuilder::new().expect("name");
-    name.append_entry_by_text("CN", "localhost").expect("CN");
-    let name = name.build();
-    let mut b = X509::builder().expect("x509");
-    b.set_version(2).expect("version");
-    let serial = BigNum::from_u32(1)
-        .and_then(|n| n.to_asn1_integer())
-        .expect("serial");
-    b.set_serial_number(&serial).expect("serial");
-    b.set_subject_name(&name).expect("subject");
-    b.set_issuer_name(&name).expect("issuer");
-    b.set_pubkey(&key).expect("pubkey");
-    b.set_not_before(&Asn1Time::days_from_now(0).expect("time"))
-        .expect("not before");
-    b.set_not_after(&Asn1Time::days_from_now(365).expect("time"))
-        .expect("not after");
-    b.sign(&key, MessageDigest::sha256()).expect("sign");
+    let id = CertBuilder::common_name("localhost")
+        .key_type(key_type)
+        .serial(1)
+        .valid_days(365)
+        .build()
+        .expect("server certificate");
     (
-        b.build().to_pem().expect("pem"),
-        key.private_key_to_pem_pkcs8().expect("key pem"),
+        id.cert_pem().expect("certificate PEM"),
+        id.key_pem().expect("key PEM"),
     )
 }
 

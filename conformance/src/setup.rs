@@ -3,15 +3,9 @@
 
 use std::path::Path;
 
-use openssl::asn1::Asn1Time;
-use openssl::bn::BigNum;
-use openssl::ec::{EcGroup, EcKey};
-use openssl::hash::MessageDigest;
-use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
-use openssl::rsa::Rsa;
-use openssl::x509::extension::SubjectAlternativeName;
-use openssl::x509::{X509, X509NameBuilder};
+use openssl::x509::X509;
+use pgssl_pki::{CertBuilder, Identity, KeyType, San};
 
 use std::os::unix::fs::PermissionsExt;
 use std::sync::OnceLock;
@@ -42,35 +36,20 @@ pub fn split_conf_line(line: &str) -> Option<(String, String)> {
     Some((name.trim().to_owned(), value))
 }
 
-/// A self-signed server certificate for CN=localhost with SANs localhost and 127.0.0.1.
+/// A self-signed server certificate for CN=localhost with SANs localhost and 127.0.0.1
+/// (serial 1, valid from now for 30 days), made by the `pgssl-pki` factory.
 pub fn server_certificate(kind: CertKind) -> Result<(X509, PKey<Private>), Error> {
-    let key = match kind {
-        CertKind::Ec => {
-            let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
-            PKey::from_ec_key(EcKey::generate(&group)?)?
-        }
-        CertKind::Rsa => PKey::from_rsa(Rsa::generate(2048)?)?,
+    let key_type = match kind {
+        CertKind::Ec => KeyType::P256,
+        CertKind::Rsa => KeyType::Rsa2048,
     };
-    let mut name = X509NameBuilder::new()?;
-    name.append_entry_by_text("CN", "localhost")?;
-    let name = name.build();
-    let mut cert = X509::builder()?;
-    cert.set_version(2)?;
-    let serial = BigNum::from_u32(1)?.to_asn1_integer()?;
-    cert.set_serial_number(&serial)?;
-    cert.set_subject_name(&name)?;
-    cert.set_issuer_name(&name)?;
-    cert.set_pubkey(&key)?;
-    let (not_before, not_after) = (Asn1Time::days_from_now(0)?, Asn1Time::days_from_now(30)?);
-    cert.set_not_before(&not_before)?;
-    cert.set_not_after(&not_after)?;
-    let san = SubjectAlternativeName::new()
-        .dns("localhost")
-        .ip("127.0.0.1")
-        .build(&cert.x509v3_context(None, None))?;
-    cert.append_extension(san)?;
-    cert.sign(&key, MessageDigest::sha256())?;
-    Ok((cert.build(), key))
+    let Identity { cert, key } = CertBuilder::common_name("localhost")
+        .key_type(key_type)
+        .serial(1)
+        .valid_days(30)
+        .subject_alt_names(&[San::Dns("localhost"), San::Ip("127.0.0.1")])
+        .build()?;
+    Ok((cert, key))
 }
 
 /// The server certificate and key of each type, made once per process: every data directory

@@ -18,17 +18,15 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use openssl::asn1::{Asn1Integer, Asn1Time, Asn1Type};
+use openssl::asn1::Asn1Type;
 use openssl::bn::BigNum;
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
-use openssl::rsa::Rsa;
 use openssl::sign::Signer;
-use openssl::x509::extension::{
-    BasicConstraints, ExtendedKeyUsage, KeyUsage, SubjectAlternativeName,
-};
-use openssl::x509::{X509, X509Builder, X509Name, X509NameBuilder};
+use openssl::x509::{X509, X509Name, X509NameBuilder};
+use pgssl_pki::der::tlv as der;
+use pgssl_pki::{CertBuilder, Identity, KeyType, San};
 use pgssl_server::wire::{CancelRequest, ProtocolVersion, StartupMessage, StartupPacket};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
@@ -402,18 +400,14 @@ fn startup_sequence(dir: &Path) -> Res<()> {
 // ---------------------------------------------------------------------------
 
 struct Pki {
-    ca_key: PKey<Private>,
+    /// The root CA's certificate and key.
+    ca: Identity,
     leaf_key: PKey<Private>,
-    ca: X509,
 }
 
 const CA_SERIAL: u32 = 1;
 const ALICE_SERIAL: u32 = 0x1001;
 const REVOKED_SERIAL: u32 = 0x1002;
-
-fn time(s: &str) -> Res<Asn1Time> {
-    Ok(Asn1Time::from_str(s)?)
-}
 
 fn name(entries: &[(Nid, &str)]) -> Res<X509Name> {
     let mut b = X509NameBuilder::new()?;
@@ -445,68 +439,38 @@ impl Pki {
                 }
             }
         };
-        let ca_key = load("ca.key", &|| Ok(PKey::from_rsa(Rsa::generate(2048)?)?))?;
-        let leaf_key = load("leaf.key", &|| Ok(PKey::generate_ed25519()?))?;
-        let ca = Self::build_ca(&ca_key)?;
-        Ok(Self {
-            ca_key,
-            leaf_key,
-            ca,
-        })
+        let ca_key = load("ca.key", &|| Ok(KeyType::Rsa2048.generate()?))?;
+        let leaf_key = load("leaf.key", &|| Ok(KeyType::Ed25519.generate()?))?;
+        let ca = Self::build_ca(ca_key)?;
+        Ok(Self { ca, leaf_key })
     }
 
-    fn build_ca(key: &PKey<Private>) -> Res<X509> {
+    fn build_ca(key: PKey<Private>) -> Res<Identity> {
         let subject = name(&[
             (Nid::COUNTRYNAME, "DE"),
             (Nid::ORGANIZATIONNAME, "pgssl"),
             (Nid::COMMONNAME, "pgssl fuzz root"),
         ])?;
-        let mut b = X509Builder::new()?;
-        b.set_version(2)?;
-        b.set_serial_number(&*Asn1Integer::from_bn(&*BigNum::from_u32(CA_SERIAL)?)?)?;
-        b.set_subject_name(&subject)?;
-        b.set_issuer_name(&subject)?;
-        b.set_pubkey(key)?;
-        b.set_not_before(&*time("20260101000000Z")?)?;
-        b.set_not_after(&*time("20460101000000Z")?)?;
-        b.append_extension(BasicConstraints::new().critical().ca().build()?)?;
-        b.append_extension(
-            KeyUsage::new()
-                .critical()
-                .key_cert_sign()
-                .crl_sign()
-                .build()?,
-        )?;
-        b.sign(key, MessageDigest::sha256())?;
-        Ok(b.build())
+        Ok(CertBuilder::subject_name(subject)
+            .key(key)
+            .serial(CA_SERIAL)
+            .valid_between("20260101000000Z", "20460101000000Z")
+            .ca_constraints()
+            .ca_key_usage(true)
+            .build()?)
     }
 
     fn leaf(&self, spec: LeafSpec<'_>) -> Res<X509> {
-        let mut b = X509Builder::new()?;
-        b.set_version(2)?;
-        b.set_serial_number(&*Asn1Integer::from_bn(&spec.serial)?)?;
-        b.set_subject_name(&spec.subject)?;
-        b.set_issuer_name(self.ca.subject_name())?;
-        b.set_pubkey(&self.leaf_key)?;
-        b.set_not_before(&*time(spec.not_before)?)?;
-        b.set_not_after(&*time(spec.not_after)?)?;
-        b.append_extension(ExtendedKeyUsage::new().client_auth().build()?)?;
-        if !spec.san.is_empty() {
-            let mut ext = SubjectAlternativeName::new();
-            for n in spec.san {
-                if n.parse::<std::net::IpAddr>().is_ok() {
-                    ext.ip(n);
-                } else if n.contains('@') {
-                    ext.email(n);
-                } else {
-                    ext.dns(n);
-                }
-            }
-            let ext = ext.build(&b.x509v3_context(Some(&self.ca), None))?;
-            b.append_extension(ext)?;
-        }
-        b.sign(&self.ca_key, MessageDigest::sha256())?;
-        Ok(b.build())
+        let sans: Vec<San<'_>> = spec.san.iter().map(|n| San::guess(n)).collect();
+        Ok(CertBuilder::subject_name(spec.subject)
+            .key(self.leaf_key.clone())
+            .serial_bn(spec.serial)
+            .valid_between(spec.not_before, spec.not_after)
+            .issuer(&self.ca)
+            .client_auth()
+            .subject_alt_names(&sans)
+            .build()?
+            .cert)
     }
 
     fn simple(&self, subject: X509Name, serial: u32) -> Res<X509> {
@@ -538,11 +502,11 @@ impl Pki {
     }
 
     fn crl(&self, spec: &CrlSpec) -> Res<Vec<u8>> {
-        crl_der(&self.ca_key, &self.ca.subject_name().to_der()?, spec)
+        crl_der(&self.ca.key, &self.ca.cert.subject_name().to_der()?, spec)
     }
 
     fn write(&self, dir: &Path) -> Res<()> {
-        fs::write(dir.join("ca.pem"), self.ca.to_pem()?)?;
+        fs::write(dir.join("ca.pem"), self.ca.cert.to_pem()?)?;
         fs::write(dir.join("alice.pem"), self.alice()?.to_pem()?)?;
         fs::write(dir.join("revoked.pem"), self.revoked()?.to_pem()?)?;
         let crl = self.crl(&CrlSpec::standard())?;
@@ -566,34 +530,8 @@ fn pem(label: &str, der: &[u8]) -> Vec<u8> {
 // A minimal DER writer for CRLs (the openssl crate has no CRL builder)
 // ---------------------------------------------------------------------------
 
-fn der(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = body.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|&b| b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend_from_slice(&bytes);
-    }
-    out.extend_from_slice(body);
-    out
-}
-
 fn der_int(v: u64) -> Vec<u8> {
-    let mut bytes: Vec<u8> = v
-        .to_be_bytes()
-        .into_iter()
-        .skip_while(|&b| b == 0)
-        .collect();
-    if bytes.is_empty() || bytes[0] & 0x80 != 0 {
-        bytes.insert(0, 0);
-    }
-    der(0x02, &bytes)
+    pgssl_pki::der::unsigned_integer(&v.to_be_bytes())
 }
 
 struct CrlSpec {
@@ -682,7 +620,7 @@ fn certificates(pki: &Pki, dir: &Path) -> Res<()> {
         files.push((format!("{stem}.der"), cert.to_der()?));
         Ok(())
     };
-    both("ca-root", &pki.ca)?;
+    both("ca-root", &pki.ca.cert)?;
     both("alice-dn-c-o-cn-san", &alice)?;
     both("revoked-mallory", &pki.revoked()?)?;
     both(
@@ -752,23 +690,18 @@ fn certificates(pki: &Pki, dir: &Path) -> Res<()> {
     )?;
     {
         // Self-signed Ed25519, not from the fixed CA.
-        let subject = name(&[(Nid::COMMONNAME, "stranger")])?;
-        let mut b = X509Builder::new()?;
-        b.set_version(2)?;
-        b.set_serial_number(&*Asn1Integer::from_bn(&*BigNum::from_u32(9)?)?)?;
-        b.set_subject_name(&subject)?;
-        b.set_issuer_name(&subject)?;
-        b.set_pubkey(&pki.leaf_key)?;
-        b.set_not_before(&*time("20260101000000Z")?)?;
-        b.set_not_after(&*time("20360101000000Z")?)?;
-        b.sign(&pki.leaf_key, MessageDigest::null())?;
-        both("self-signed-ed25519-stranger", &b.build())?;
+        let stranger = CertBuilder::subject_name(name(&[(Nid::COMMONNAME, "stranger")])?)
+            .key(pki.leaf_key.clone())
+            .serial(9)
+            .valid_between("20260101000000Z", "20360101000000Z")
+            .build()?;
+        both("self-signed-ed25519-stranger", &stranger.cert)?;
     }
     let alice_pem = alice.to_pem()?;
     let alice_der = alice.to_der()?;
     files.push((
         "chain-alice-then-ca.pem".into(),
-        [alice_pem.clone(), pki.ca.to_pem()?].concat(),
+        [alice_pem.clone(), pki.ca.cert.to_pem()?].concat(),
     ));
     files.push((
         "pem-crlf-line-endings.pem".into(),
@@ -883,7 +816,7 @@ fn crls(pki: &Pki, dir: &Path) -> Res<()> {
         },
     )?;
     let other = crl_der(
-        &pki.ca_key,
+        &pki.ca.key,
         &name(&[(Nid::COMMONNAME, "some other issuer")])?.to_der()?,
         &CrlSpec::standard(),
     )?;

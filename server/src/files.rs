@@ -283,19 +283,12 @@ pub fn dh_params(settings: &Settings) -> Result<Option<Dh<Params>>, Error> {
             first_reason(&e)
         ))
     })?;
-    const P_NOT_PRIME: i32 = 0x01; // DH_CHECK_P_NOT_PRIME
-    const P_NOT_SAFE_PRIME: i32 = 0x02; // DH_CHECK_P_NOT_SAFE_PRIME
-    const NOT_SUITABLE_GENERATOR: i32 = 0x08; // DH_NOT_SUITABLE_GENERATOR
-    let mut codes: std::ffi::c_int = 0;
-    // SAFETY: `dh` is a valid DH object for the duration of the call; `codes` is a local.
-    let ok = unsafe { openssl_sys::DH_check(foreign_types::ForeignType::as_ptr(&dh), &mut codes) };
-    if ok != 1 {
-        let stack = openssl::error::ErrorStack::get();
-        return Err(Error::tls(format!(
-            "invalid DH parameters: {}",
-            first_reason(&stack)
-        )));
-    }
+    use crate::openssl_ffi::{
+        DH_CHECK_P_NOT_PRIME as P_NOT_PRIME, DH_CHECK_P_NOT_SAFE_PRIME as P_NOT_SAFE_PRIME,
+        DH_NOT_SUITABLE_GENERATOR as NOT_SUITABLE_GENERATOR,
+    };
+    let codes = crate::openssl_ffi::dh_check(&dh)
+        .map_err(|stack| Error::tls(format!("invalid DH parameters: {}", first_reason(&stack))))?;
     if codes & P_NOT_PRIME != 0 {
         return Err(Error::tls("invalid DH parameters: p is not prime"));
     }

@@ -6,8 +6,9 @@
 //!
 //! Everything here is a pure function over OpenSSL objects; nothing touches a socket or a
 //! file. Where OpenSSL's Rust bindings lack a function PostgreSQL calls
-//! (`X509_NAME_print_ex`, `ASN1_STRING_print_ex`, `X509_STORE_add_crl`), it is declared
-//! in [`ffi`] and called exactly as PostgreSQL calls it, so the text matches byte for byte.
+//! (`X509_NAME_print_ex`, `ASN1_STRING_print_ex`, `X509_STORE_add_crl`), it is called
+//! through [`crate::openssl_ffi`] exactly as PostgreSQL calls it, so the text matches byte for
+//! byte.
 //!
 //! Embedded NULs (spec A13, the fix for CVE-2009-4034): PostgreSQL copies the common name
 //! and the printed DN into C strings and refuses the connection when the string is shorter
@@ -18,13 +19,14 @@
 
 use std::net::IpAddr;
 
-use foreign_types::ForeignTypeRef;
 use openssl::error::ErrorStack;
 use openssl::nid::Nid;
 use openssl::stack::Stack;
 use openssl::x509::store::{X509Store, X509StoreBuilder};
 use openssl::x509::verify::X509VerifyFlags;
 use openssl::x509::{CrlStatus, X509, X509Crl, X509CrlRef, X509NameRef, X509Ref, X509StoreContext};
+
+use crate::openssl_ffi;
 
 /// Why an identity could not be read from a certificate.
 #[derive(Debug, thiserror::Error)]
@@ -44,107 +46,10 @@ pub enum IdentityError {
     OpenSsl(#[from] ErrorStack),
 }
 
-/// Calls into libcrypto that the `openssl-sys` bindings do not declare. The symbols are
-/// part of OpenSSL's stable API since 1.0 and are linked through `openssl-sys`.
-mod ffi {
-    use std::ffi::{c_int, c_ulong};
-
-    use openssl_sys::{ASN1_STRING, BIO, X509_CRL, X509_NAME, X509_STORE};
-
-    // asn1.h
-    const ASN1_STRFLGS_ESC_2253: c_ulong = 1;
-    const ASN1_STRFLGS_ESC_CTRL: c_ulong = 2;
-    const ASN1_STRFLGS_ESC_MSB: c_ulong = 4;
-    const ASN1_STRFLGS_UTF8_CONVERT: c_ulong = 0x10;
-    const ASN1_STRFLGS_DUMP_UNKNOWN: c_ulong = 0x100;
-    const ASN1_STRFLGS_DUMP_DER: c_ulong = 0x200;
-    /// `ASN1_STRFLGS_RFC2253`.
-    pub const ASN1_STRFLGS_RFC2253: c_ulong = ASN1_STRFLGS_ESC_2253
-        | ASN1_STRFLGS_ESC_CTRL
-        | ASN1_STRFLGS_ESC_MSB
-        | ASN1_STRFLGS_UTF8_CONVERT
-        | ASN1_STRFLGS_DUMP_UNKNOWN
-        | ASN1_STRFLGS_DUMP_DER;
-    /// What `X509_NAME_to_cstring` passes to `ASN1_STRING_print_ex`:
-    /// `(ASN1_STRFLGS_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) | ASN1_STRFLGS_UTF8_CONVERT`.
-    pub const CSTRING_VALUE_FLAGS: c_ulong =
-        (ASN1_STRFLGS_RFC2253 & !ASN1_STRFLGS_ESC_MSB) | ASN1_STRFLGS_UTF8_CONVERT;
-
-    // x509.h
-    const XN_FLAG_SEP_COMMA_PLUS: c_ulong = 1 << 16;
-    const XN_FLAG_DN_REV: c_ulong = 1 << 20;
-    const XN_FLAG_FN_SN: c_ulong = 0;
-    const XN_FLAG_DUMP_UNKNOWN_FIELDS: c_ulong = 1 << 24;
-    /// `XN_FLAG_RFC2253`.
-    pub const XN_FLAG_RFC2253: c_ulong = ASN1_STRFLGS_RFC2253
-        | XN_FLAG_SEP_COMMA_PLUS
-        | XN_FLAG_DN_REV
-        | XN_FLAG_FN_SN
-        | XN_FLAG_DUMP_UNKNOWN_FIELDS;
-
-    unsafe extern "C" {
-        pub fn X509_NAME_print_ex(
-            out: *mut BIO,
-            nm: *const X509_NAME,
-            indent: c_int,
-            flags: c_ulong,
-        ) -> c_int;
-        pub fn ASN1_STRING_print_ex(out: *mut BIO, s: *const ASN1_STRING, flags: c_ulong) -> c_int;
-        pub fn X509_STORE_add_crl(store: *mut X509_STORE, crl: *mut X509_CRL) -> c_int;
-    }
-}
-
-/// An OpenSSL memory BIO, freed on drop (shared with `sslinfo`).
-pub(crate) struct MemBio(*mut openssl_sys::BIO);
-
-impl MemBio {
-    pub(crate) fn new() -> Result<Self, ErrorStack> {
-        // SAFETY: BIO_s_mem returns a static method table; BIO_new returns an owned BIO or
-        // null (checked).
-        let bio = unsafe { openssl_sys::BIO_new(openssl_sys::BIO_s_mem()) };
-        if bio.is_null() {
-            return Err(ErrorStack::get());
-        }
-        Ok(Self(bio))
-    }
-
-    pub(crate) fn as_ptr(&self) -> *mut openssl_sys::BIO {
-        self.0
-    }
-
-    /// Everything written so far.
-    pub(crate) fn contents(&self) -> Vec<u8> {
-        let mut data = std::ptr::null_mut();
-        // SAFETY: self.0 is a live memory BIO; the pointer it hands back stays valid until the
-        // next write or free, and is copied out at once.
-        unsafe {
-            let len = openssl_sys::BIO_get_mem_data(self.0, &mut data);
-            if data.is_null() || len <= 0 {
-                return Vec::new();
-            }
-            std::slice::from_raw_parts(data as *const u8, len as usize).to_vec()
-        }
-    }
-}
-
-impl Drop for MemBio {
-    fn drop(&mut self) {
-        // SAFETY: the BIO is owned and freed once.
-        unsafe { openssl_sys::BIO_free_all(self.0) }
-    }
-}
-
 /// Prints `name` with `X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253)`: the bytes as
 /// OpenSSL writes them, before any NUL check.
 pub fn name_rfc2253_bytes(name: &X509NameRef) -> Result<Vec<u8>, IdentityError> {
-    let bio = MemBio::new()?;
-    // SAFETY: both pointers are live for the call; the function only reads `name`.
-    let written =
-        unsafe { ffi::X509_NAME_print_ex(bio.as_ptr(), name.as_ptr(), 0, ffi::XN_FLAG_RFC2253) };
-    if written < 0 {
-        return Err(ErrorStack::get().into());
-    }
-    Ok(bio.contents())
+    Ok(openssl_ffi::name_print_rfc2253(name)?)
 }
 
 /// `name` in RFC 2253 form, as PostgreSQL prints the peer's DN for `clientname=DN` (e.g.
@@ -212,19 +117,7 @@ pub fn name_to_cstring(name: &X509NameRef) -> Result<String, IdentityError> {
         out.push(b'/');
         out.extend_from_slice(field.as_bytes());
         out.push(b'=');
-        let bio = MemBio::new()?;
-        // SAFETY: both pointers are live for the call; the function only reads the string.
-        let written = unsafe {
-            ffi::ASN1_STRING_print_ex(
-                bio.as_ptr(),
-                entry.data().as_ptr() as *const _,
-                ffi::CSTRING_VALUE_FLAGS,
-            )
-        };
-        if written < 0 {
-            return Err(ErrorStack::get().into());
-        }
-        out.extend_from_slice(&bio.contents());
+        out.extend_from_slice(&openssl_ffi::string_print_text(entry.data())?);
     }
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
@@ -339,12 +232,7 @@ pub fn ca_store(
         builder.add_cert(ca.clone())?;
     }
     for crl in crls {
-        // SAFETY: X509_STORE_add_crl takes its own reference to the CRL; both pointers are
-        // live for the call.
-        let ok = unsafe { ffi::X509_STORE_add_crl(builder.as_ptr(), crl.as_ptr()) };
-        if ok != 1 {
-            return Err(ErrorStack::get());
-        }
+        openssl_ffi::store_add_crl(&mut builder, crl)?;
     }
     if !crls.is_empty() {
         let mut flags = X509VerifyFlags::CRL_CHECK;

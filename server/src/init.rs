@@ -140,6 +140,11 @@ fn conf_value(value: &str) -> String {
 
 /// A P-256 key and a self-signed certificate for `localhost`, `127.0.0.1` and `::1`, usable as
 /// its own root (`sslrootcert`), as `openssl req -x509` makes them.
+///
+/// This is production code (`pgssl-server init`), so it keeps its own generator rather than
+/// `pgssl_pki::CertBuilder`: `pgssl-pki` is test material and only a dev-dependency of this
+/// crate, and this certificate's profile (a 128-bit serial, critical keyUsage
+/// `digitalSignature, keyCertSign`) is the server's own contract with its users.
 pub fn self_signed() -> Result<(PKey<Private>, X509), openssl::error::ErrorStack> {
     let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1)?;
     let key = PKey::from_ec_key(EcKey::generate(&group)?)?;

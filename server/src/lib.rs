@@ -13,6 +13,7 @@
 //! - [`config`]: settings, their types and PostgreSQL's configuration-file syntax;
 //! - [`hba`]: `pg_hba.conf` and `pg_ident.conf` parsing and matching;
 //! - [`identity`]: client-certificate identity (CN, DN, serial), chain and CRL checks;
+//! - `openssl_ffi`: the OpenSSL calls the `openssl` crate does not wrap, made safe;
 //! - [`files`]: the SSL files: key permissions, passphrases, CA/CRL/DH files;
 //! - [`tls`]: building the OpenSSL context and running handshakes;
 //! - [`reload`]: SIGHUP per profile; [`init`]: `pgssl-server init`;
@@ -30,6 +31,7 @@ pub mod identity;
 pub mod init;
 pub mod log;
 pub mod negotiate;
+mod openssl_ffi;
 pub mod profile;
 pub mod query;
 pub mod reload;

@@ -29,17 +29,11 @@ use crate::wire::ALPN_POSTGRESQL;
 /// The ALPN list the server offers: just `postgresql`, length-prefixed.
 const ALPN_WIRE: &[u8] = b"\x0apostgresql";
 
-/// `OPENSSL_INIT_LOAD_CONFIG`.
-const OPENSSL_INIT_LOAD_CONFIG: u64 = 0x0000_0040;
-
 /// Initialises OpenSSL as PostgreSQL does (`OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG)`), so
 /// the configuration named by `OPENSSL_CONF` applies to every context built afterwards. Call
 /// it before anything else touches OpenSSL; later calls do nothing.
 pub fn init_openssl() {
-    // SAFETY: OPENSSL_init_ssl is thread-safe and may be called more than once.
-    unsafe {
-        openssl_sys::OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, std::ptr::null_mut());
-    }
+    crate::openssl_ffi::init_ssl_load_config();
     openssl::init();
 }
 
@@ -261,14 +255,9 @@ fn set_groups(ctx: &mut SslContextBuilder, settings: &Settings) -> Result<(), Er
             // curve, so it fails there.
             let unrecognized = || Error::tls(format!("ECDH: unrecognized curve name: {groups}"));
             let name = std::ffi::CString::new(groups.as_bytes()).map_err(|_| unrecognized())?;
-            // SAFETY: OBJ_sn2nid reads a NUL-terminated string and returns 0 when unknown.
-            let nid = unsafe { openssl_sys::OBJ_sn2nid(name.as_ptr()) };
-            if nid == 0 {
-                return Err(unrecognized());
-            }
+            let nid = crate::openssl_ffi::sn2nid(&name).ok_or_else(unrecognized)?;
             let no_key = || Error::tls("ECDH: could not create key");
-            openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::from_raw(nid))
-                .map_err(|_| no_key())?;
+            openssl::ec::EcGroup::from_curve_name(nid).map_err(|_| no_key())?;
             ctx.set_groups_list(groups).map_err(|_| no_key())?;
         }
         GroupsError::GroupsList => {

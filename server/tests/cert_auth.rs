@@ -3,11 +3,7 @@
 //! Part D 001_ssltests.pl groups 15-18): the `cert` method, CN and DN mapping through
 //! pg_ident, `clientcert=verify-full|verify-ca`, revoked and untrusted certificates.
 
-mod datadir;
-mod pgclient;
-
-use datadir::*;
-use pgclient::*;
+use pgssl_testkit::*;
 
 fn start(profile: &str) -> (Data, Running) {
     let data = ssl_data(SERVER_PM_HBA, SERVER_PM_IDENT);

@@ -2,10 +2,8 @@
 //! and TLS 1.2 (pgssl never lowers the security level itself); `OPENSSL_CONF` is honoured;
 //! ssl_ciphers leaves TLS 1.3 alone; 18's ssl_tls13_ciphers; ssl_prefer_server_ciphers.
 
-mod datadir;
-
-use datadir::*;
 use openssl::ssl::SslVersion;
+use pgssl_testkit::*;
 
 fn rsa_data() -> Data {
     Data::with(&Identity::self_signed("localhost", rsa_key()))

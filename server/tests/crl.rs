@@ -2,16 +2,11 @@
 //! with a CRL (file, hashed directory, or the seed's implicit root.crl) a revoked client
 //! certificate fails the handshake while a good one passes.
 
-mod datadir;
-
 use std::io::Read;
 use std::process::Command;
 
-use datadir::*;
-use openssl::asn1::{Asn1Object, Asn1OctetString, Asn1Time};
-use openssl::hash::MessageDigest;
-use openssl::x509::extension::AuthorityKeyIdentifier;
-use openssl::x509::{X509, X509CrlBuilder, X509Extension, X509RevokedBuilder};
+use openssl::asn1::Asn1Time;
+use pgssl_testkit::*;
 
 struct Pki {
     ca: Identity,
@@ -24,36 +19,14 @@ fn pki() -> Pki {
     let ca = Identity::ca("Client CA");
     let good = Identity::issued_by("bob", &ca);
     let revoked = Identity::issued_by("alice", &ca);
-    let mut crl = X509CrlBuilder::new().unwrap();
-    crl.set_issuer_name(ca.cert.subject_name()).unwrap();
-    crl.set_last_update(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    crl.set_next_update(&Asn1Time::days_from_now(30).unwrap())
-        .unwrap();
-    let mut entry = X509RevokedBuilder::new().unwrap();
-    entry
-        .set_serial_number(revoked.cert.serial_number())
-        .unwrap();
-    entry
-        .set_revocation_date(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    crl.add_revoked(entry.build()).unwrap();
-    let carrier = X509::builder().unwrap();
-    let aki = AuthorityKeyIdentifier::new()
-        .keyid(true)
-        .build(&carrier.x509v3_context(Some(&ca.cert), None))
-        .unwrap();
-    crl.append_extension(aki).unwrap();
-    // crlNumber (2.5.29.20) = INTEGER 1.
-    let number = X509Extension::new_from_der(
-        &Asn1Object::from_str("2.5.29.20").unwrap(),
-        false,
-        &Asn1OctetString::new_from_bytes(&[0x02, 0x01, 0x01]).unwrap(),
-    )
-    .unwrap();
-    crl.append_extension(number).unwrap();
-    crl.sign(&ca.key, MessageDigest::sha256()).unwrap();
-    let crl = crl.build().unwrap().to_pem().unwrap();
+    let (now, in_30_days) = (
+        Asn1Time::days_from_now(0).expect("now"),
+        Asn1Time::days_from_now(30).expect("in 30 days"),
+    );
+    let crl = pgssl_pki::revocation_list(&ca, &[revoked.cert.serial_number()], &now, &in_30_days)
+        .expect("CRL")
+        .to_pem()
+        .expect("CRL PEM");
     Pki {
         ca,
         good,

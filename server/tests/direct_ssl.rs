@@ -1,10 +1,8 @@
 //! TLS through the running binary: direct SSL and ALPN per profile (B-17, W11, W12), and how
 //! handshake failures are logged (W5, A9).
 
-mod support;
-
 use openssl::ssl::SslVersion;
-use support::*;
+use pgssl_testkit::*;
 
 fn alpn(protocols: &[&'static str]) -> TlsOptions {
     TlsOptions {

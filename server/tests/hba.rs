@@ -3,13 +3,9 @@
 //! a client sees and the server logs, `password` with no stored passwords, and
 //! `max_connections`.
 
-mod datadir;
-mod pgclient;
-
 use std::io::Write;
 
-use datadir::*;
-use pgclient::*;
+use pgssl_testkit::*;
 
 fn data_with(hba: &str) -> Data {
     let data = Data::new();

@@ -1,12 +1,10 @@
 //! `pgssl-server init -D DIR`: the files it writes, their modes, refusing a non-empty
 //! directory, and `psql sslmode=verify-full` against the new certificate out of the box.
 
-mod datadir;
-
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
-use datadir::*;
+use pgssl_testkit::*;
 
 fn init(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_pgssl-server"))

@@ -1,9 +1,7 @@
 //! A4: the private-key permission rule, as root and (for the ownership cases) as the Debian
 //! `postgres` user, with PostgreSQL's messages.
 
-mod datadir;
-
-use datadir::*;
+use pgssl_testkit::*;
 
 const MODE_FATAL: &str = "FATAL:  private key file \"server.key\" has group or world access";
 const MODE_DETAIL: &str = "DETAIL:  File must have permissions u=rw (0600) or less if owned by the database user, or permissions u=rw,g=r (0640) or less if owned by root.";

@@ -2,13 +2,11 @@
 //! SSLRequest and GSSENCRequest, pipelined and split requests, repeated requests, length
 //! limits, protocol versions, cancel requests and the startup timeout (W1–W11, A2).
 
-mod support;
-
 use std::io::Write;
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
-use support::*;
+use pgssl_testkit::*;
 
 #[test]
 fn ssl_request_answered_s_with_ssl_on_and_n_with_it_off() {

@@ -2,8 +2,6 @@
 //! command), the interactive prompt on a terminal (a pseudo-terminal here: the server waits
 //! until the passphrase is typed), no terminal and no command, and the reload rules.
 
-mod datadir;
-
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -12,7 +10,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use datadir::*;
+use pgssl_testkit::*;
 
 const PASS: &str = "secret1";
 

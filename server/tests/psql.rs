@@ -1,11 +1,9 @@
 //! Real libpq clients against the binary: `psql` with each profile, over TLS and not, showing
 //! what was negotiated through `pg_stat_ssl`.
 
-mod support;
-
 use std::process::Command;
 
-use support::*;
+use pgssl_testkit::*;
 
 /// Runs psql; `None` (with a visible note) when psql is not installed outside CI.
 fn psql(conninfo: &str, query: &str) -> Option<(bool, String, String)> {

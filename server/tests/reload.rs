@@ -2,9 +2,7 @@
 //! keep the old context when the new files fail (A12), and switch `ssl` for new connections
 //! (A1); the seed profile reads the files only at start.
 
-mod datadir;
-
-use datadir::*;
+use pgssl_testkit::*;
 
 const MODE_DETAIL: &str = "DETAIL:  File must have permissions u=rw (0600) or less if owned by the database user, or permissions u=rw,g=r (0640) or less if owned by root.";
 

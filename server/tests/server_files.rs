@@ -1,9 +1,7 @@
 //! The server's files at start (A3, A6, A7, A9, A10, A13) and postgresql.conf: each failure
 //! refuses to start with PostgreSQL's message as the last log line(s).
 
-mod datadir;
-
-use datadir::*;
+use pgssl_testkit::*;
 
 fn refused(data: &Data, settings: &[&str]) -> Vec<String> {
     Spawn::with(settings).start(data).refused()

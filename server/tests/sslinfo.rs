@@ -3,13 +3,9 @@
 //! sslinfo functions, formatted as PostgreSQL 15 formats them (checked against a live 15.18
 //! server with the same PKI: `/CN=...` names, decimal serials, `ssl_extension_info()` rows).
 
-mod datadir;
-mod pgclient;
-
 use std::process::Command;
 
-use datadir::*;
-use pgclient::*;
+use pgssl_testkit::*;
 
 fn start() -> (Data, Running) {
     let data = ssl_data(SERVER_PM_HBA, SERVER_PM_IDENT);

@@ -4,11 +4,7 @@
 //! after `... SSL encryption`) only work if the server refuses with PostgreSQL's SQLSTATE
 //! 28000 at the right moment.
 
-mod datadir;
-mod pgclient;
-
-use datadir::*;
-use pgclient::*;
+use pgssl_testkit::*;
 
 const HBA: &str = "\
 hostssl   ssldb   all 127.0.0.1/32 trust

@@ -1,18 +1,11 @@
-use openssl::asn1::{Asn1Integer, Asn1Time};
-use openssl::bn::BigNum;
-use openssl::ec::{EcGroup, EcKey};
+use openssl::bn::{BigNum, BigNumRef};
 use openssl::hash::MessageDigest;
-use openssl::pkey::{PKey, Private};
 use openssl::sign::Signer;
-use openssl::x509::extension::{BasicConstraints, SubjectAlternativeName};
-use openssl::x509::{X509Builder, X509Name, X509NameBuilder};
+use openssl::x509::{X509Name, X509NameBuilder};
+use pgssl_pki::der::tlv as der;
+use pgssl_pki::{CertBuilder, Identity, San};
 
 use super::*;
-
-fn key() -> PKey<Private> {
-    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
-    PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap()
-}
 
 fn name(entries: &[(Nid, &str)]) -> X509Name {
     let mut b = X509NameBuilder::new().unwrap();
@@ -22,65 +15,32 @@ fn name(entries: &[(Nid, &str)]) -> X509Name {
     b.build()
 }
 
-struct Ca {
-    cert: X509,
-    key: PKey<Private>,
+/// A self-signed P-256 CA (critical `CA:TRUE`, nothing else), serial 1, 30 days.
+fn ca(cn: &str) -> Identity {
+    CertBuilder::subject_name(name(&[(Nid::COMMONNAME, cn)]))
+        .ca_constraints()
+        .build()
+        .expect("CA certificate")
 }
 
-fn ca(cn: &str) -> Ca {
-    let key = key();
-    let subject = name(&[(Nid::COMMONNAME, cn)]);
-    let mut b = X509Builder::new().unwrap();
-    b.set_version(2).unwrap();
-    b.set_serial_number(&Asn1Integer::from_bn(&BigNum::from_u32(1).unwrap()).unwrap())
-        .unwrap();
-    b.set_subject_name(&subject).unwrap();
-    b.set_issuer_name(&subject).unwrap();
-    b.set_pubkey(&key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
-        .unwrap();
-    b.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
-        .unwrap();
-    b.sign(&key, MessageDigest::sha256()).unwrap();
-    Ca {
-        cert: b.build(),
-        key,
-    }
+/// A P-256 leaf signed by `ca`, valid for 30 days, with `san` (IP literals as addresses).
+fn leaf(ca: &Identity, subject: &X509Name, serial: &BigNum, san: Option<&[&str]>) -> X509 {
+    let sans: Vec<San<'_>> = san
+        .unwrap_or_default()
+        .iter()
+        .map(|n| San::guess(n))
+        .collect();
+    let subject = X509Name::from_der(&subject.to_der().expect("subject DER")).expect("subject");
+    CertBuilder::subject_name(subject)
+        .serial_bn(BigNumRef::to_owned(serial).expect("copy the serial"))
+        .issuer(ca)
+        .subject_alt_names(&sans)
+        .build()
+        .expect("leaf certificate")
+        .cert
 }
 
-fn leaf(ca: &Ca, subject: &X509Name, serial: &BigNum, san: Option<&[&str]>) -> X509 {
-    let key = key();
-    let mut b = X509Builder::new().unwrap();
-    b.set_version(2).unwrap();
-    b.set_serial_number(&Asn1Integer::from_bn(serial).unwrap())
-        .unwrap();
-    b.set_subject_name(subject).unwrap();
-    b.set_issuer_name(ca.cert.subject_name()).unwrap();
-    b.set_pubkey(&key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
-        .unwrap();
-    if let Some(names) = san {
-        let mut ext = SubjectAlternativeName::new();
-        for n in names {
-            if n.parse::<IpAddr>().is_ok() {
-                ext.ip(n);
-            } else {
-                ext.dns(n);
-            }
-        }
-        let ctx = b.x509v3_context(Some(&ca.cert), None);
-        let ext = ext.build(&ctx).unwrap();
-        b.append_extension(ext).unwrap();
-    }
-    b.sign(&ca.key, MessageDigest::sha256()).unwrap();
-    b.build()
-}
-
-fn alice(ca: &Ca) -> X509 {
+fn alice(ca: &Identity) -> X509 {
     let subject = name(&[
         (Nid::COUNTRYNAME, "DE"),
         (Nid::ORGANIZATIONNAME, "Example, Inc."),
@@ -94,35 +54,13 @@ fn alice(ca: &Ca) -> X509 {
     )
 }
 
-// A minimal DER writer: the openssl crate has no CRL builder.
-fn der(tag: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = body.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|&b| b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend_from_slice(&bytes);
-    }
-    out.extend_from_slice(body);
-    out
-}
-
+// The openssl crate has no CRL builder that leaves out the extensions: DER by hand.
 fn der_integer(bn: &BigNum) -> Vec<u8> {
-    let mut v = bn.to_vec();
-    if v.is_empty() || v[0] & 0x80 != 0 {
-        v.insert(0, 0);
-    }
-    der(0x02, &v)
+    pgssl_pki::der::unsigned_integer(&bn.to_vec())
 }
 
 /// A v2 CRL signed with ECDSA-SHA256, revoking `serials` (reasonCode extension omitted).
-fn crl(ca: &Ca, serials: &[&BigNum]) -> X509Crl {
+fn crl(ca: &Identity, serials: &[&BigNum]) -> X509Crl {
     let alg = der(
         0x30,
         &[0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x04, 0x03, 0x02],

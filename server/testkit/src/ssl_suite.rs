@@ -1,15 +1,11 @@
-//! Helpers for the tests that drive the server with the real `psql` (libpq 15) using
-//! PostgreSQL's SSL test hierarchy (`pgssl-pki`): data directories laid out as SSL/Server.pm
-//! lays them out, client keys copied with the modes libpq insists on, and a psql runner.
-
-#![allow(dead_code)]
+//! PostgreSQL's SSL test hierarchy (`pgssl-pki`), generated once per test binary, and data
+//! directories and client keys laid out as its `SSL/Server.pm` lays them out.
 
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use super::datadir::Data;
+use crate::datadir::Data;
 
 /// The pg_hba.conf of PostgreSQL's SSL tests (SSL/Server.pm) with `trust`, plus rows for the
 /// sslmode tests (`hostnossl`) and the `reject` and `password` methods.
@@ -51,7 +47,7 @@ pub fn pki() -> &'static pgssl_pki::Pki {
         let dir = tempfile::Builder::new()
             .prefix("pgssl-test-pki-")
             .tempdir_in("/var/tmp")
-            .unwrap()
+            .expect("PKI directory under /var/tmp")
             .keep();
         let _ = PKI_DIR.set(dir.clone());
         // SAFETY: registers a plain function with no preconditions.
@@ -86,8 +82,8 @@ pub fn ssl_data(hba: &str, ident: &str) -> Data {
             "server_ca.crt",
         ],
     );
-    let cert = std::fs::read(pki().path("server-cn-only.crt")).unwrap();
-    let key = std::fs::read(pki().path("server-cn-only.key")).unwrap();
+    let cert = std::fs::read(pki().path("server-cn-only.crt")).expect("server-cn-only.crt");
+    let key = std::fs::read(pki().path("server-cn-only.key")).expect("server-cn-only.key");
     data.write("server.crt", &cert);
     data.write_mode("server.key", &key, 0o600);
     data.write("pg_hba.conf", hba.as_bytes());
@@ -106,6 +102,13 @@ pub fn server_pm_settings(profile: &str) -> Vec<String> {
     ]
 }
 
+impl Default for ClientKeys {
+    /// [`ClientKeys::new`].
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A private copy of a client key (libpq refuses group- or world-readable keys).
 pub struct ClientKeys {
     dir: tempfile::TempDir,
@@ -114,7 +117,7 @@ pub struct ClientKeys {
 impl ClientKeys {
     pub fn new() -> Self {
         Self {
-            dir: tempfile::tempdir().unwrap(),
+            dir: tempfile::tempdir().expect("client key directory"),
         }
     }
 
@@ -122,8 +125,9 @@ impl ClientKeys {
     pub fn key(&self, name: &str) -> PathBuf {
         let path = self.dir.path().join(name);
         if !path.exists() {
-            std::fs::copy(pki().path(name), &path).unwrap();
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+            std::fs::copy(pki().path(name), &path).unwrap_or_else(|e| panic!("copy {name}: {e}"));
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .unwrap_or_else(|e| panic!("chmod {name}: {e}"));
         }
         path
     }
@@ -138,56 +142,7 @@ impl ClientKeys {
     }
 }
 
-/// What psql did.
-#[derive(Debug)]
-pub struct Psql {
-    pub ok: bool,
-    pub out: String,
-    pub err: String,
-}
-
-/// Whether psql is installed (CI must have it).
-pub fn have_psql() -> bool {
-    let found = Command::new("psql").arg("--version").output().is_ok();
-    if !found {
-        assert!(std::env::var_os("CI").is_none(), "psql is required in CI");
-        eprintln!("SKIPPED: psql is not installed");
-    }
-    found
-}
-
-/// Runs `psql -XAt` with `conninfo` and each query as a `-c`, with no password prompt and
-/// no ~/.postgresql files in the way.
-pub fn psql(conninfo: &str, queries: &[&str]) -> Psql {
-    let home = tempfile::tempdir().unwrap();
-    let mut cmd = Command::new("psql");
-    cmd.args(["-X", "-A", "-t", "-w", "-v", "ON_ERROR_STOP=1"])
-        .arg(conninfo)
-        .env("HOME", home.path())
-        .env("PGCONNECT_TIMEOUT", "10")
-        .env_remove("PGPASSWORD")
-        .env_remove("PGSSLMODE");
-    for q in queries {
-        cmd.args(["-c", q]);
-    }
-    let out = cmd.output().expect("psql");
-    Psql {
-        ok: out.status.success(),
-        out: String::from_utf8_lossy(&out.stdout).trim().to_owned(),
-        err: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-    }
-}
-
-/// `host=127.0.0.1 port=P` plus `rest`.
-pub fn conninfo(port: u16, rest: &str) -> String {
-    format!("host=127.0.0.1 port={port} {rest}")
-}
-
 /// The root certificate a client needs to verify `server-cn-only` (issued by server_ca).
 pub fn server_root() -> PathBuf {
     pki().path("root+server_ca.crt")
-}
-
-pub fn path_str(p: &Path) -> String {
-    p.display().to_string()
 }

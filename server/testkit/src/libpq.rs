@@ -1,0 +1,49 @@
+//! The real `psql` (libpq) against the server under test: whether it is installed, and a
+//! runner with no password prompt and no `~/.postgresql` files in the way.
+
+use std::process::Command;
+
+/// What psql did.
+#[derive(Debug)]
+pub struct Psql {
+    pub ok: bool,
+    pub out: String,
+    pub err: String,
+}
+
+/// Whether psql is installed (CI must have it).
+pub fn have_psql() -> bool {
+    let found = Command::new("psql").arg("--version").output().is_ok();
+    if !found {
+        assert!(std::env::var_os("CI").is_none(), "psql is required in CI");
+        eprintln!("SKIPPED: psql is not installed");
+    }
+    found
+}
+
+/// Runs `psql -XAt` with `conninfo` and each query as a `-c`, with no password prompt and
+/// no ~/.postgresql files in the way.
+pub fn psql(conninfo: &str, queries: &[&str]) -> Psql {
+    let home = tempfile::tempdir().expect("a HOME for psql");
+    let mut cmd = Command::new("psql");
+    cmd.args(["-X", "-A", "-t", "-w", "-v", "ON_ERROR_STOP=1"])
+        .arg(conninfo)
+        .env("HOME", home.path())
+        .env("PGCONNECT_TIMEOUT", "10")
+        .env_remove("PGPASSWORD")
+        .env_remove("PGSSLMODE");
+    for q in queries {
+        cmd.args(["-c", q]);
+    }
+    let out = cmd.output().expect("psql");
+    Psql {
+        ok: out.status.success(),
+        out: String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+        err: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+    }
+}
+
+/// `host=127.0.0.1 port=P` plus `rest`.
+pub fn conninfo(port: u16, rest: &str) -> String {
+    format!("host=127.0.0.1 port={port} {rest}")
+}
