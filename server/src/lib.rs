@@ -28,6 +28,7 @@ pub mod files;
 pub mod hba;
 pub mod identity;
 pub mod init;
+pub mod known_settings;
 pub mod log;
 pub mod negotiate;
 pub mod profile;
