@@ -15,7 +15,7 @@ pub use parse::{
     AuthMethod, AuthToken, BuildFeatures, ClientCertMode, ClientCertName, ConnType, Diagnostic,
     FnResolver, FsResolver, HbaAddress, HbaConfig, HbaDialect, HbaError, HbaLoad, HbaRow,
     IdentConfig, IdentLoad, IdentRow, IncludeResolver, MAX_INCLUDE_DEPTH, NoIncludes, ParseOptions,
-    ResolveError, Severity, TokenizedLine, absolute_config_location, dialect,
+    ResolveError, LogLevel, TokenizedLine, absolute_config_location, dialect,
     hba_load_failed_message, hba_not_reloaded_message, ident_not_reloaded_message, load_hba_file,
     load_ident_file, parse_hba_str, parse_ident_str, tokenize_str,
 };

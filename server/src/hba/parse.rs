@@ -156,20 +156,20 @@ pub enum ClientCertName {
     Dn,
 }
 
-/// Log severity of a message as PostgreSQL would print it.
+/// The level a message is logged at, as PostgreSQL prints it (`LOG`, `WARNING`, `FATAL`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Severity {
+pub enum LogLevel {
     Log,
     Warning,
     Fatal,
 }
 
-impl fmt::Display for Severity {
+impl fmt::Display for LogLevel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Severity::Log => "LOG",
-            Severity::Warning => "WARNING",
-            Severity::Fatal => "FATAL",
+            LogLevel::Log => "LOG",
+            LogLevel::Warning => "WARNING",
+            LogLevel::Fatal => "FATAL",
         })
     }
 }
@@ -307,8 +307,8 @@ pub struct HbaDialect {
     pub usermap_no_match: fn(&str, &str, &str) -> String,
     // postmaster-level messages
     pub hba_load_failed: fn(&str) -> String,
-    pub hba_not_reloaded: fn(&str) -> (Severity, String),
-    pub ident_not_reloaded: fn(&str) -> Option<(Severity, String)>,
+    pub hba_not_reloaded: fn(&str) -> (LogLevel, String),
+    pub ident_not_reloaded: fn(&str) -> Option<(LogLevel, String)>,
     pub connection_authenticated_log: bool,
 }
 
@@ -481,23 +481,23 @@ fn load_failed_fixed(_path: &str) -> String {
 fn load_failed_path(path: &str) -> String {
     format!("could not load {path}")
 }
-fn not_reloaded_seed(_path: &str) -> (Severity, String) {
-    (Severity::Warning, "pg_hba.conf not reloaded".to_string())
+fn not_reloaded_seed(_path: &str) -> (LogLevel, String) {
+    (LogLevel::Warning, "pg_hba.conf not reloaded".to_string())
 }
-fn not_reloaded_15(_path: &str) -> (Severity, String) {
-    (Severity::Log, "pg_hba.conf was not reloaded".to_string())
+fn not_reloaded_15(_path: &str) -> (LogLevel, String) {
+    (LogLevel::Log, "pg_hba.conf was not reloaded".to_string())
 }
-fn not_reloaded_path(path: &str) -> (Severity, String) {
-    (Severity::Log, format!("{path} was not reloaded"))
+fn not_reloaded_path(path: &str) -> (LogLevel, String) {
+    (LogLevel::Log, format!("{path} was not reloaded"))
 }
-fn ident_not_reloaded_seed(_path: &str) -> Option<(Severity, String)> {
+fn ident_not_reloaded_seed(_path: &str) -> Option<(LogLevel, String)> {
     None
 }
-fn ident_not_reloaded_15(_path: &str) -> Option<(Severity, String)> {
-    Some((Severity::Log, "pg_ident.conf was not reloaded".to_string()))
+fn ident_not_reloaded_15(_path: &str) -> Option<(LogLevel, String)> {
+    Some((LogLevel::Log, "pg_ident.conf was not reloaded".to_string()))
 }
-fn ident_not_reloaded_path(path: &str) -> Option<(Severity, String)> {
-    Some((Severity::Log, format!("{path} was not reloaded")))
+fn ident_not_reloaded_path(path: &str) -> Option<(LogLevel, String)> {
+    Some((LogLevel::Log, format!("{path} was not reloaded")))
 }
 
 static SEED: HbaDialect = HbaDialect {
@@ -686,12 +686,12 @@ pub fn hba_load_failed_message(profile: Profile, path: &str) -> String {
 
 /// Reload (SIGHUP) failure for pg_hba.conf: Seed `WARNING pg_hba.conf not reloaded`,
 /// Pg15 `LOG pg_hba.conf was not reloaded`, Pg18 `LOG <path> was not reloaded`.
-pub fn hba_not_reloaded_message(profile: Profile, path: &str) -> (Severity, String) {
+pub fn hba_not_reloaded_message(profile: Profile, path: &str) -> (LogLevel, String) {
     (dialect(profile).hba_not_reloaded)(path)
 }
 
 /// Reload failure for pg_ident.conf (8.4 never reported one: `None`).
-pub fn ident_not_reloaded_message(profile: Profile, path: &str) -> Option<(Severity, String)> {
+pub fn ident_not_reloaded_message(profile: Profile, path: &str) -> Option<(LogLevel, String)> {
     (dialect(profile).ident_not_reloaded)(path)
 }
 
@@ -857,7 +857,7 @@ pub enum HbaError {
 /// One logged message: `LOG:  msg` [`HINT:  ..`] [`CONTEXT:  line N of configuration file "f"`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
-    pub severity: Severity,
+    pub level: LogLevel,
     /// `true` if this makes the file fail to load (PostgreSQL keeps the old rules).
     pub is_error: bool,
     pub error: HbaError,
@@ -880,7 +880,7 @@ impl Diagnostic {
 /// [`Diagnostic::render`]'s lines: the message, then its HINT and CONTEXT lines if any.
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:  {}", self.severity, self.error)?;
+        write!(f, "{}:  {}", self.level, self.error)?;
         if let Some(h) = self.hint {
             write!(f, "\nHINT:  {h}")?;
         }
@@ -1389,7 +1389,7 @@ struct Tokenizer<'r> {
 impl Tokenizer<'_> {
     fn error(&mut self, error: HbaError, context: Option<(&str, usize)>) {
         self.diags.push(Diagnostic {
-            severity: Severity::Log,
+            level: LogLevel::Log,
             is_error: true,
             error,
             hint: None,
@@ -1684,7 +1684,7 @@ impl Tokenizer<'_> {
             }
             Err(e) if e.not_found && missing_ok => {
                 self.diags.push(Diagnostic {
-                    severity: Severity::Log,
+                    level: LogLevel::Log,
                     is_error: false,
                     error: HbaError::SkippingMissingFile(full),
                     hint: None,
@@ -1970,7 +1970,7 @@ impl LineParser<'_> {
     fn fail(&mut self, error: HbaError, hint: Option<&'static str>) -> Option<HbaRow> {
         let context = self.ctx();
         self.diags.push(Diagnostic {
-            severity: Severity::Log,
+            level: LogLevel::Log,
             is_error: true,
             error,
             hint,
@@ -1982,7 +1982,7 @@ impl LineParser<'_> {
     fn warn(&mut self, error: HbaError, hint: Option<&'static str>) {
         let context = self.ctx();
         self.diags.push(Diagnostic {
-            severity: Severity::Log,
+            level: LogLevel::Log,
             is_error: false,
             error,
             hint,
@@ -2118,7 +2118,7 @@ impl LineParser<'_> {
                                     line: tl.line,
                                 };
                                 self.diags.push(Diagnostic {
-                                    severity: Severity::Log,
+                                    level: LogLevel::Log,
                                     is_error: true,
                                     error: e,
                                     hint: None,
@@ -2434,7 +2434,7 @@ pub fn parse_hba_str(text: &str, path: &str, opts: &ParseOptions<'_>) -> HbaLoad
     }
     if ok && rows.is_empty() && d.empty_file_is_error {
         diagnostics.push(Diagnostic {
-            severity: Severity::Log,
+            level: LogLevel::Log,
             is_error: true,
             error: HbaError::NoEntries(path.to_string()),
             hint: None,
@@ -2473,7 +2473,7 @@ pub fn load_hba_file(path: &str, opts: &ParseOptions<'_>) -> HbaLoad {
 
 fn open_failure(prefix: &'static str, path: &str, e: &std::io::Error) -> Diagnostic {
     Diagnostic {
-        severity: Severity::Log,
+        level: LogLevel::Log,
         is_error: true,
         error: HbaError::CouldNotOpenTopFile {
             prefix,
@@ -2547,7 +2547,7 @@ pub fn parse_ident_str(text: &str, path: &str, opts: &ParseOptions<'_>) -> Ident
         match parse_ident_line(&tl, fields, d, opts.patterns) {
             Ok(r) => rows.push(r),
             Err((error, with_context)) => diagnostics.push(Diagnostic {
-                severity: Severity::Log,
+                level: LogLevel::Log,
                 is_error: true,
                 error,
                 hint: None,
@@ -3826,27 +3826,27 @@ mod tests {
         );
         assert_eq!(
             hba_not_reloaded_message(Profile::Pg15, path),
-            (Severity::Log, "pg_hba.conf was not reloaded".into())
+            (LogLevel::Log, "pg_hba.conf was not reloaded".into())
         );
         assert_eq!(
             hba_not_reloaded_message(Profile::Pg18, path),
             (
-                Severity::Log,
+                LogLevel::Log,
                 "/var/lib/pgsql/data/pg_hba.conf was not reloaded".into()
             )
         );
         assert_eq!(
             hba_not_reloaded_message(Profile::Seed, path),
-            (Severity::Warning, "pg_hba.conf not reloaded".into())
+            (LogLevel::Warning, "pg_hba.conf not reloaded".into())
         );
         let ipath = "/d/pg_ident.conf";
         assert_eq!(
             ident_not_reloaded_message(Profile::Pg15, ipath),
-            Some((Severity::Log, "pg_ident.conf was not reloaded".into()))
+            Some((LogLevel::Log, "pg_ident.conf was not reloaded".into()))
         );
         assert_eq!(
             ident_not_reloaded_message(Profile::Pg18, ipath),
-            Some((Severity::Log, "/d/pg_ident.conf was not reloaded".into()))
+            Some((LogLevel::Log, "/d/pg_ident.conf was not reloaded".into()))
         );
         assert_eq!(ident_not_reloaded_message(Profile::Seed, ipath), None);
     }
