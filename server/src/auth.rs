@@ -534,8 +534,7 @@ fn check_cert(run: &mut Run<'_>, rules: &AuthRules, row: &HbaRow) -> Result<bool
         &[],
     );
     if let Some((sev, message)) = usermap.log {
-        run.log
-            .push(LogRecord::new(from_hba_level(sev), message));
+        run.log.push(LogRecord::new(from_hba_level(sev), message));
     }
     if !usermap.authorized {
         if row.clientcert == ClientCertMode::VerifyFull && row.method != AuthMethod::Cert {

@@ -22,6 +22,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod conffiles;
 pub mod config;
 pub mod error;
 pub mod files;

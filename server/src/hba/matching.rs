@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use super::parse::{
+use super::{
     AuthToken, ConnType, HbaAddress, HbaConfig, HbaError, HbaRow, IdentConfig, IdentRow, LogLevel,
     dialect,
 };
@@ -441,7 +441,7 @@ pub fn check_usermap(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hba::parse::{AuthMethod, ParseOptions, parse_hba_str, parse_ident_str};
+    use crate::hba::{AuthMethod, ParseOptions, parse_hba_str, parse_ident_str};
     use crate::profile::Profile;
 
     fn config(profile: Profile, text: &str) -> HbaConfig {
