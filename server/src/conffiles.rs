@@ -148,4 +148,26 @@ mod tests {
         assert!(is_blank_name(b" \t\r\n"));
         assert!(!is_blank_name(b" x "));
     }
+
+    #[test]
+    fn canonical_paths() {
+        assert_eq!(
+            canonicalize_path(Path::new("/a/./b/../c//d/")),
+            Path::new("/a/c/d")
+        );
+        assert_eq!(canonicalize_path(Path::new("a/../../b")), Path::new("../b"));
+        assert_eq!(canonicalize_path(Path::new("/..")), Path::new("/"));
+        assert_eq!(
+            canonicalize_path(Path::new("./x.conf")),
+            Path::new("x.conf")
+        );
+        assert_eq!(
+            absolute_config_location(Path::new("x.conf"), Some(Path::new("postgresql.conf"))),
+            Path::new("x.conf")
+        );
+        assert_eq!(
+            absolute_config_location(Path::new("/abs/x.conf"), Some(Path::new("/etc/p.conf"))),
+            Path::new("/abs/x.conf")
+        );
+    }
 }

@@ -4,7 +4,7 @@
 //!
 //! Reading a file goes [`token`] (lines, quoting, `@file` and includes through an
 //! [`IncludeResolver`]) → [`line`] / [`ident_line`] (rows, in [`row`]) → a [`RuleLoad`]
-//! ([`load`]) of the usable rows and every [`Diagnostic`]; [`print`] writes rules back as
+//! ([`load`]) of the usable rows and every [`Diagnostic`]; `print` writes rules back as
 //! text. `/regex` patterns are compiled through [`pattern`].
 
 pub mod address;
