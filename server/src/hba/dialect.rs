@@ -344,39 +344,31 @@ static SEED: HbaDialect = HbaDialect {
     connection_authenticated_log: false,
 };
 
-const MODERN_METHODS_15: &[AuthMethod] = &[
-    M::Trust,
-    M::Ident,
-    M::Peer,
-    M::Password,
-    M::Gss,
-    M::Sspi,
-    M::Reject,
-    M::Md5,
-    M::ScramSha256,
-    M::Pam,
-    M::Bsd,
-    M::Ldap,
-    M::Cert,
-    M::Radius,
-];
-const MODERN_METHODS_18: &[AuthMethod] = &[
-    M::Trust,
-    M::Ident,
-    M::Peer,
-    M::Password,
-    M::Gss,
-    M::Sspi,
-    M::Reject,
-    M::Md5,
-    M::ScramSha256,
-    M::Pam,
-    M::Bsd,
-    M::Ldap,
-    M::Cert,
-    M::Radius,
-    M::OAuth,
-];
+/// The methods of 15 and later, then those a later version adds (in `$extra`).
+macro_rules! modern_methods {
+    ($($extra:expr),*) => {
+        &[
+            M::Trust,
+            M::Ident,
+            M::Peer,
+            M::Password,
+            M::Gss,
+            M::Sspi,
+            M::Reject,
+            M::Md5,
+            M::ScramSha256,
+            M::Pam,
+            M::Bsd,
+            M::Ldap,
+            M::Cert,
+            M::Radius,
+            $($extra,)*
+        ]
+    };
+}
+
+const MODERN_METHODS_15: &[AuthMethod] = modern_methods!();
+const MODERN_METHODS_18: &[AuthMethod] = modern_methods!(M::OAuth);
 
 static PG15: HbaDialect = HbaDialect {
     profile: Profile::Pg15,

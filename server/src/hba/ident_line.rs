@@ -3,7 +3,7 @@
 
 use super::diagnostic::{Diagnostic, HbaError, LogLevel};
 use super::dialect::{HbaDialect, dialect};
-use super::load::{IdentConfig, IdentLoad, load_file};
+use super::load::{IdentLoad, RuleLoad, load_file};
 use super::options::ParseOptions;
 use super::pattern::PatternCompiler;
 use super::row::{AuthToken, IdentRow};
@@ -75,14 +75,7 @@ pub fn parse_ident_str(text: &str, path: &str, opts: &ParseOptions<'_>) -> Ident
             }),
         }
     }
-    IdentLoad {
-        config: IdentConfig {
-            profile: opts.profile,
-            path: path.to_string(),
-            rows,
-        },
-        diagnostics,
-    }
+    RuleLoad::new(opts.profile, path, rows, diagnostics)
 }
 
 /// Read pg_ident.conf from disk.

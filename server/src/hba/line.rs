@@ -4,7 +4,7 @@
 use super::address::{EAI_NONAME_TEXT, cidr_mask, parse_numeric_host};
 use super::diagnostic::{Diagnostic, HbaError, LogLevel};
 use super::dialect::{HbaDialect, OptionKind, dialect};
-use super::load::{HbaConfig, HbaLoad, load_file};
+use super::load::{HbaLoad, RuleLoad, load_file};
 use super::options::ParseOptions;
 use super::row::{AuthToken, HbaAddress, HbaRow};
 use super::token::{TokenizedLine, lossy, tokenize_str};
@@ -574,14 +574,7 @@ pub fn parse_hba_str(text: &str, path: &str, opts: &ParseOptions<'_>) -> HbaLoad
             context: None,
         });
     }
-    HbaLoad {
-        config: HbaConfig {
-            profile: opts.profile,
-            path: path.to_string(),
-            rows,
-        },
-        diagnostics,
-    }
+    RuleLoad::new(opts.profile, path, rows, diagnostics)
 }
 
 /// Read pg_hba.conf from disk (the top file via `std::fs`; includes through

@@ -36,6 +36,23 @@ pub type HbaLoad = RuleLoad<HbaRow>;
 pub type IdentLoad = RuleLoad<IdentRow>;
 
 impl<R> RuleLoad<R> {
+    /// `rows` of the file at `path`, read as `profile`, with what was logged.
+    pub(super) fn new(
+        profile: Profile,
+        path: &str,
+        rows: Vec<R>,
+        diagnostics: Vec<Diagnostic>,
+    ) -> RuleLoad<R> {
+        RuleLoad {
+            config: RuleSet {
+                profile,
+                path: path.to_string(),
+                rows,
+            },
+            diagnostics,
+        }
+    }
+
     /// PostgreSQL would accept the file (no error-level diagnostics).
     pub fn is_ok(&self) -> bool {
         !self.diagnostics.iter().any(|d| d.is_error)
@@ -70,13 +87,8 @@ pub(super) fn load_file<R>(
 ) -> RuleLoad<R> {
     match read_config_file(Path::new(path)) {
         Ok(text) => parse(&text, path, opts),
-        Err(e) => RuleLoad {
-            config: RuleSet {
-                profile: opts.profile,
-                path: path.to_string(),
-                rows: Vec::new(),
-            },
-            diagnostics: vec![Diagnostic {
+        Err(e) => {
+            let failure = Diagnostic {
                 level: LogLevel::Log,
                 is_error: true,
                 error: HbaError::CouldNotOpenTopFile {
@@ -86,8 +98,9 @@ pub(super) fn load_file<R>(
                 },
                 hint: None,
                 context: None,
-            }],
-        },
+            };
+            RuleLoad::new(opts.profile, path, Vec::new(), vec![failure])
+        }
     }
 }
 
