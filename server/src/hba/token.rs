@@ -308,6 +308,23 @@ impl Tokenizer<'_> {
         tokens
     }
 
+    /// `AbsoluteConfigLocation` of the file `inc` named in `outer`, or `None` (logged) if
+    /// opening it at `depth` would exceed the nesting limit.
+    fn nested_location(
+        &mut self,
+        outer: &str,
+        inc: &str,
+        depth: u32,
+        ctx: (&str, usize),
+    ) -> Option<String> {
+        let full = include_location(inc, outer);
+        if depth > CONF_FILE_MAX_DEPTH {
+            self.error(HbaError::NestingTooDeep(full), Some(ctx));
+            return None;
+        }
+        Some(full)
+    }
+
     /// `tokenize_expand_file`: all tokens of an `@file`, flattened.
     fn expand_file(
         &mut self,
@@ -316,11 +333,7 @@ impl Tokenizer<'_> {
         depth: u32,
         ctx: (&str, usize),
     ) -> Option<Vec<AuthToken>> {
-        let full = include_location(inc, outer);
-        if depth > CONF_FILE_MAX_DEPTH {
-            self.error(HbaError::NestingTooDeep(full), Some(ctx));
-            return None;
-        }
+        let full = self.nested_location(outer, inc, depth, ctx)?;
         let text = match self.resolver.read_file(&full) {
             Ok(t) => t,
             Err(e) => {
@@ -363,11 +376,9 @@ impl Tokenizer<'_> {
         ctx: (&str, usize),
         out: &mut Vec<TokenizedLine>,
     ) -> bool {
-        let full = include_location(inc, outer);
-        if depth > CONF_FILE_MAX_DEPTH {
-            self.error(HbaError::NestingTooDeep(full), Some(ctx));
+        let Some(full) = self.nested_location(outer, inc, depth, ctx) else {
             return false;
-        }
+        };
         match self.resolver.read_file(&full) {
             Ok(text) => {
                 self.tokenize(&full, &text, depth, out);
