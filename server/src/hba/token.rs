@@ -466,12 +466,17 @@ pub fn tokenize_str(
     (lines, tk.diags)
 }
 
-/// `AbsoluteConfigLocation` of `location` named in `calling_file`.
+/// `AbsoluteConfigLocation` of `location` named in `calling_file`. A relative location
+/// that cancels out entirely (`..` in a file of a relative data directory `data`) is the
+/// empty path here, as it has always been for these files, where `canonicalize_path` says
+/// `.` (PostgreSQL never gets there: its data directory is made absolute first).
 fn include_location(location: &str, calling_file: &str) -> String {
-    path_text(&absolute_config_location(
-        Path::new(location),
-        Some(Path::new(calling_file)),
-    ))
+    let path = absolute_config_location(Path::new(location), Some(Path::new(calling_file)));
+    if path == Path::new(".") {
+        String::new()
+    } else {
+        path_text(&path)
+    }
 }
 
 /// A path built from text as text again (it is valid UTF-8, being made of `str`s).

@@ -347,3 +347,12 @@ fn token_too_long_in_15_not_18() {
         .is_ok()
     );
 }
+
+#[test]
+fn include_locations_of_a_relative_file() {
+    use super::include_location;
+    assert_eq!(include_location("x", "data/pg_hba.conf"), "data/x");
+    assert_eq!(include_location("../x", "data/pg_hba.conf"), "x");
+    assert_eq!(include_location("..", "data/pg_hba.conf"), "");
+    assert_eq!(include_location("/etc/x", "data/pg_hba.conf"), "/etc/x");
+}
