@@ -56,7 +56,7 @@ fn paths(settings: &Settings) -> (String, String) {
 /// A parser message as the server logs it: `LOG:  message`, `HINT:`, `CONTEXT:  line N of
 /// configuration file "..."`.
 fn record(d: &Diagnostic) -> LogRecord {
-    let mut r = LogRecord::new(from_hba_severity(d.severity), d.message());
+    let mut r = LogRecord::new(from_hba_level(d.level), d.message());
     if let Some(h) = d.hint {
         r = r.with_hint(h);
     }
@@ -66,11 +66,11 @@ fn record(d: &Diagnostic) -> LogRecord {
     r
 }
 
-fn from_hba_severity(s: hba::Severity) -> Severity {
+fn from_hba_level(s: hba::LogLevel) -> Severity {
     match s {
-        hba::Severity::Log => Severity::Log,
-        hba::Severity::Warning => Severity::Warning,
-        hba::Severity::Fatal => Severity::Fatal,
+        hba::LogLevel::Log => Severity::Log,
+        hba::LogLevel::Warning => Severity::Warning,
+        hba::LogLevel::Fatal => Severity::Fatal,
     }
 }
 
@@ -158,14 +158,14 @@ pub fn reload(settings: &Settings, ca_store: bool, old: &AuthRules) -> (AuthRule
     let (hba, mut log) = read_hba(settings, ca_store);
     let hba = hba.unwrap_or_else(|()| {
         let (sev, msg) = hba::hba_not_reloaded_message(settings.profile, &hba_path);
-        log.push(LogRecord::new(from_hba_severity(sev), msg));
+        log.push(LogRecord::new(from_hba_level(sev), msg));
         old.hba.clone()
     });
     let (ident, ident_log) = read_ident(settings);
     log.extend(ident_log);
     let ident = ident.unwrap_or_else(|()| {
         if let Some((sev, msg)) = hba::ident_not_reloaded_message(settings.profile, &ident_path) {
-            log.push(LogRecord::new(from_hba_severity(sev), msg));
+            log.push(LogRecord::new(from_hba_level(sev), msg));
         }
         old.ident.clone()
     });
@@ -534,8 +534,7 @@ fn check_cert(run: &mut Run<'_>, rules: &AuthRules, row: &HbaRow) -> Result<bool
         &[],
     );
     if let Some((sev, message)) = usermap.log {
-        run.log
-            .push(LogRecord::new(from_hba_severity(sev), message));
+        run.log.push(LogRecord::new(from_hba_level(sev), message));
     }
     if !usermap.authorized {
         if row.clientcert == ClientCertMode::VerifyFull && row.method != AuthMethod::Cert {

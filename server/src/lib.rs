@@ -23,12 +23,14 @@
 
 pub mod auth;
 pub mod cli;
+pub mod conffiles;
 pub mod config;
 pub mod error;
 pub mod files;
 pub mod hba;
 pub mod identity;
 pub mod init;
+pub mod known_settings;
 pub mod log;
 pub mod negotiate;
 mod openssl_ffi;

@@ -4,7 +4,7 @@
 //! Code that depends on the version asks the profile's [`Rules`] for a value; it never tests
 //! the profile itself. Adding a version means adding one row here.
 
-use crate::config::known;
+use crate::known_settings;
 use crate::wire::ProtocolVersion;
 
 /// Which PostgreSQL the server reproduces.
@@ -181,7 +181,7 @@ const PG15: Rules = Rules {
     reload_ssl_files: true,
     ssl_settings_need_restart: false,
     extra_reported: &[],
-    known_settings: known::PG15,
+    known_settings: known_settings::PG15,
     setting_aliases: &[],
     groups_setting: "ssl_ecdh_curve",
     groups_error: GroupsError::UnrecognizedCurve,
@@ -210,7 +210,7 @@ const PG18: Rules = Rules {
     reload_ssl_files: true,
     ssl_settings_need_restart: false,
     extra_reported: &[("scram_iterations", "4096")],
-    known_settings: known::PG18,
+    known_settings: known_settings::PG18,
     setting_aliases: &[("ssl_ecdh_curve", "ssl_groups")],
     groups_setting: "ssl_groups",
     groups_error: GroupsError::GroupsList,

@@ -15,7 +15,6 @@ use crate::error::Error;
 use crate::profile::Profile;
 
 pub mod file;
-pub mod known;
 pub mod load;
 pub mod value;
 

@@ -1,7 +1,8 @@
 //! Typed parsing of configuration-setting values (bool, integer with units,
-//! real, enum, string), mirroring PostgreSQL's `parse_bool`, `parse_int`,
-//! `parse_real`, `config_enum_lookup_by_name` and `parse_and_validate_value`
-//! (`guc.c`, `bool.c`), including their exact error and hint texts.
+//! enum, string), mirroring PostgreSQL's `parse_bool`, `parse_int`,
+//! `config_enum_lookup_by_name` and `parse_and_validate_value`
+//! (`guc.c`, `bool.c`), including their exact error and hint texts. Numbers go
+//! through the C library's `strtol`/`strtod`, as in PostgreSQL.
 //!
 //! PostgreSQL works on NUL-terminated C strings; to behave identically, every
 //! function here treats its input as ending at the first NUL character.
@@ -169,7 +170,7 @@ const TIME_UNITS: &[UnitConversion] = &[
 /// Longest recognised unit string (`MAX_UNIT_LEN`).
 const MAX_UNIT_LEN: usize = 3;
 
-/// Why [`parse_int`] or [`parse_real`] rejected a value: PostgreSQL reports
+/// Why [`parse_int`] rejected a value: PostgreSQL reports
 /// all of these as `invalid value for parameter ...`, with this HINT if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NumberSyntaxError {
@@ -221,25 +222,6 @@ pub enum ValueError {
         /// The bounds carry the unit too (16+: `(1 s .. 600 s)`; 15: `(1 .. 600)`).
         unit_on_bounds: bool,
     },
-    /// A real setting's value (after unit conversion) is out of range.
-    #[error(
-        "{} is outside the valid range for parameter \"{name}\" ({} .. {})",
-        with_unit(&format_g(*.value), *.unit),
-        with_unit(&format_g(*.min), *.unit),
-        with_unit(&format_g(*.max), *.unit)
-    )]
-    RealOutOfRange {
-        /// Setting name.
-        name: String,
-        /// The converted value.
-        value: f64,
-        /// Lower bound.
-        min: f64,
-        /// Upper bound.
-        max: f64,
-        /// The setting's base unit.
-        unit: Unit,
-    },
 }
 
 impl ValueError {
@@ -289,8 +271,7 @@ impl ValueError {
         match self {
             ValueError::NotBoolean { name }
             | ValueError::InvalidValue { name, .. }
-            | ValueError::IntOutOfRange { name, .. }
-            | ValueError::RealOutOfRange { name, .. } => name,
+            | ValueError::IntOutOfRange { name, .. } => name,
         }
     }
 }
@@ -362,12 +343,11 @@ pub fn validate_bool(name: &str, value: &str) -> Result<bool, ValueError> {
 }
 
 // ---------------------------------------------------------------------------
-// Numbers: C strtol/strtod equivalents
+// Numbers: the C library's strtol/strtod
 // ---------------------------------------------------------------------------
 
-/// Result of a C-style numeric conversion: value, index just past the
-/// converted text (0 when nothing was converted, like `endptr == str`), and
-/// whether `errno` would be `ERANGE`.
+/// Result of a C numeric conversion: value, index just past the converted text (0 when
+/// nothing was converted, like `endptr == str`), and whether `errno` was `ERANGE`.
 struct Conversion {
     value: f64,
     end: usize,
@@ -387,278 +367,46 @@ fn skip_spaces(s: &[u8], mut i: usize) -> usize {
     i
 }
 
-fn skip_sign(s: &[u8], i: usize) -> (bool, usize) {
-    match s.get(i) {
-        Some(b'-') => (true, i + 1),
-        Some(b'+') => (false, i + 1),
-        _ => (false, i),
-    }
-}
-
-fn count_while(s: &[u8], start: usize, pred: impl Fn(u8) -> bool) -> usize {
-    s.get(start..)
-        .map_or(0, |rest| rest.iter().take_while(|&&b| pred(b)).count())
-}
-
-/// `strtol(s, &end, 0)` with a 64-bit `long`: optional whitespace and sign,
-/// then `0x` hex, leading-`0` octal, or decimal.
-fn strtol(s: &[u8]) -> Conversion {
-    let i = skip_spaces(s, 0);
-    let (negative, i) = skip_sign(s, i);
-    let (radix, digits_start) = if s.get(i) == Some(&b'0')
-        && matches!(s.get(i + 1), Some(b'x' | b'X'))
-        && s.get(i + 2).is_some_and(u8::is_ascii_hexdigit)
-    {
-        (16, i + 2)
-    } else if s.get(i) == Some(&b'0') {
-        (8, i)
-    } else {
-        (10, i)
-    };
-    let ndigits = count_while(s, digits_start, |b| char::from(b).is_digit(radix));
-    if ndigits == 0 {
+/// Runs a C conversion function on `s` (which holds no NUL: callers cut it at the first one
+/// with [`c_str`], as a C string ends there) with `errno` cleared first, as `parse_int`
+/// does. The process never calls `setlocale`, so it stays in the "C" locale that
+/// PostgreSQL's postmaster uses for numbers (`LC_NUMERIC=C`).
+fn c_convert(
+    s: &[u8],
+    convert: impl FnOnce(*const libc::c_char, *mut *mut libc::c_char) -> f64,
+) -> Conversion {
+    let Ok(text) = std::ffi::CString::new(s) else {
         return NO_CONVERSION;
-    }
-    let end = digits_start + ndigits;
-    let mut acc: i64 = 0;
-    let mut erange = false;
-    for &b in &s[digits_start..end] {
-        let digit = i64::from(char::from(b).to_digit(radix).unwrap_or(0));
-        // Accumulate negatively so that i64::MIN is representable.
-        match acc
-            .checked_mul(i64::from(radix))
-            .and_then(|v| v.checked_sub(digit))
-        {
-            Some(v) => acc = v,
-            None => {
-                erange = true;
-                break;
-            }
-        }
-    }
-    let value = if erange {
-        if negative { i64::MIN } else { i64::MAX }
-    } else if negative {
-        acc
-    } else {
-        match acc.checked_neg() {
-            Some(v) => v,
-            None => {
-                erange = true;
-                i64::MAX
-            }
-        }
     };
-    Conversion {
-        // (double) of a long, as in parse_int.
-        value: value as f64,
-        end,
-        erange,
-    }
-}
-
-/// `strtod(s, &end)` as glibc implements it: optional whitespace and sign,
-/// then `inf`/`infinity`/`nan`/`nan(...)`, a hexadecimal float (`0x1.8p3`),
-/// or a decimal float.  `erange` is set on overflow and on underflow to zero
-/// or to a subnormal.
-fn strtod(s: &[u8]) -> Conversion {
-    let i = skip_spaces(s, 0);
-    let (negative, i) = skip_sign(s, i);
-    let sign = if negative { -1.0 } else { 1.0 };
-    let rest = &s[i..];
-    let starts_with_ci =
-        |word: &[u8]| rest.len() >= word.len() && rest[..word.len()].eq_ignore_ascii_case(word);
-
-    if starts_with_ci(b"infinity") {
-        return finished(sign * f64::INFINITY, i + 8, false);
-    }
-    if starts_with_ci(b"inf") {
-        return finished(sign * f64::INFINITY, i + 3, false);
-    }
-    if starts_with_ci(b"nan") {
-        let mut end = i + 3;
-        // Optional "(n-char-sequence)".
-        if s.get(end) == Some(&b'(') {
-            let inner = count_while(s, end + 1, |b| b.is_ascii_alphanumeric() || b == b'_');
-            if s.get(end + 1 + inner) == Some(&b')') {
-                end += inner + 2;
-            }
-        }
-        return finished(f64::NAN, end, false);
-    }
-    if rest.len() > 2 && rest[0] == b'0' && matches!(rest[1], b'x' | b'X') {
-        if let Some(conv) = strtod_hex(s, i + 2, sign) {
-            return conv;
-        }
-        // "0x" without a hex mantissa: only the "0" is converted.
-        return finished(sign * 0.0, i + 1, false);
-    }
-
-    // Decimal: digits [ "." digits ] with at least one digit, then an
-    // optional complete exponent.
-    let int_digits = count_while(s, i, |b| b.is_ascii_digit());
-    let mut end = i + int_digits;
-    let mut frac_digits = 0;
-    if s.get(end) == Some(&b'.') {
-        frac_digits = count_while(s, end + 1, |b| b.is_ascii_digit());
-        if int_digits + frac_digits > 0 {
-            end += 1 + frac_digits;
-        }
-    }
-    if int_digits + frac_digits == 0 {
-        return NO_CONVERSION;
-    }
-    let ascii = |range: std::ops::Range<usize>| String::from_utf8_lossy(&s[range]).into_owned();
-    let int_part = ascii(i..i + int_digits);
-    let frac_part = if frac_digits > 0 {
-        ascii(i + int_digits + 1..i + int_digits + 1 + frac_digits)
-    } else {
-        String::new()
-    };
-    let mut exponent = String::from("0");
-    if matches!(s.get(end), Some(b'e' | b'E')) {
-        let (exp_negative, exp_digits_start) = skip_sign(s, end + 1);
-        let exp_digits = count_while(s, exp_digits_start, |b| b.is_ascii_digit());
-        if exp_digits > 0 {
-            let digits = ascii(exp_digits_start..exp_digits_start + exp_digits);
-            exponent = if exp_negative {
-                format!("-{digits}")
-            } else {
-                digits
-            };
-            end = exp_digits_start + exp_digits;
-        }
-    }
-    let nonzero_mantissa = int_part.bytes().chain(frac_part.bytes()).any(|b| b != b'0');
-    // Normalised to "<digits>.<digits>e<exp>", which Rust's correctly
-    // rounding parser accepts; it cannot fail, so the fallback is unused.
-    let magnitude = format!("0{int_part}.{frac_part}0e{exponent}")
-        .parse::<f64>()
-        .unwrap_or(0.0);
-    let erange = magnitude.is_infinite()
-        || magnitude.is_subnormal()
-        || (magnitude == 0.0 && nonzero_mantissa);
-    let magnitude = if magnitude.is_infinite() {
-        f64::INFINITY // HUGE_VAL
-    } else {
-        magnitude
-    };
-    finished(sign * magnitude, end, erange)
-}
-
-fn finished(value: f64, end: usize, erange: bool) -> Conversion {
+    let start = text.as_ptr();
+    let mut end = start.cast_mut();
+    // SAFETY: errno is the calling thread's own variable.
+    unsafe { *libc::__errno_location() = 0 };
+    let value = convert(start, &mut end);
+    // SAFETY: as above.
+    let erange = unsafe { *libc::__errno_location() } == libc::ERANGE;
+    // `end` points into `text`, at or after `start` (the functions set it so).
+    let end = (end as usize).saturating_sub(start as usize).min(s.len());
     Conversion { value, end, erange }
 }
 
-/// Hexadecimal float after the `0x` at `start`: hex digits with an optional
-/// point (at least one digit), then an optional binary exponent `p[+-]ddd`.
-fn strtod_hex(s: &[u8], start: usize, sign: f64) -> Option<Conversion> {
-    let int_digits = count_while(s, start, |b| b.is_ascii_hexdigit());
-    let mut end = start + int_digits;
-    let mut frac_digits = 0;
-    if s.get(end) == Some(&b'.') {
-        frac_digits = count_while(s, end + 1, |b| b.is_ascii_hexdigit());
-        if int_digits + frac_digits > 0 {
-            end += 1 + frac_digits;
-        }
-    }
-    if int_digits + frac_digits == 0 {
-        return None;
-    }
-    // Keep up to 15 significant hex digits exactly (60 bits); later digits
-    // only shift the exponent, and a non-zero one sets a sticky bit so the
-    // final rounding is still correct.
-    let mut mantissa: u64 = 0;
-    let mut significant = 0;
-    let mut sticky = false;
-    let mut exp2: i64 = 0;
-    let int_part = &s[start..start + int_digits];
-    let frac_start = start + int_digits + 1;
-    let frac_part = if frac_digits > 0 {
-        &s[frac_start..frac_start + frac_digits]
-    } else {
-        &[][..]
-    };
-    for (k, &b) in int_part.iter().chain(frac_part.iter()).enumerate() {
-        let digit = u64::from(char::from(b).to_digit(16).unwrap_or(0));
-        let in_fraction = k >= int_part.len();
-        if significant < 15 {
-            if mantissa != 0 || digit != 0 {
-                significant += 1;
-            }
-            mantissa = mantissa * 16 + digit;
-            if in_fraction {
-                exp2 -= 4;
-            }
-        } else {
-            sticky |= digit != 0;
-            if !in_fraction {
-                exp2 += 4;
-            }
-        }
-    }
-    if matches!(s.get(end), Some(b'p' | b'P')) {
-        let (exp_negative, digits_start) = skip_sign(s, end + 1);
-        let exp_digits = count_while(s, digits_start, |b| b.is_ascii_digit());
-        if exp_digits > 0 {
-            let mut e: i64 = 0;
-            for &b in &s[digits_start..digits_start + exp_digits] {
-                e = e.saturating_mul(10).saturating_add(i64::from(b - b'0'));
-            }
-            exp2 = exp2.saturating_add(if exp_negative { -e } else { e });
-            end = digits_start + exp_digits;
-        }
-    }
-    if mantissa == 0 {
-        return Some(finished(sign * 0.0, end, false));
-    }
-    // Make room for the sticky bit below the kept digits.
-    let mantissa = (mantissa << 2) | u64::from(sticky);
-    let exp2 = exp2.saturating_sub(2);
-    let (magnitude, exact) = scale_by_power_of_two(mantissa, exp2);
-    // glibc reports ERANGE on overflow, and on underflow only when the tiny
-    // result is inexact.
-    let erange =
-        magnitude.is_infinite() || ((magnitude.is_subnormal() || magnitude == 0.0) && !exact);
-    Some(finished(sign * magnitude, end, erange))
+/// `strtol(s, &end, 0)` (a 64-bit `long`): optional whitespace and sign, then `0x` hex,
+/// leading-`0` octal, or decimal; the value as `(double)`, as in `parse_int`.
+fn strtol(s: &[u8]) -> Conversion {
+    c_convert(s, |start, end| {
+        // SAFETY: `start` is a NUL-terminated string that outlives the call and `end` a
+        // valid place for the end pointer.
+        (unsafe { libc::strtol(start, end, 0) }) as f64
+    })
 }
 
-/// `mantissa * 2^exp2` (`mantissa` non-zero), correctly rounded for normal
-/// results, and whether the result is exact.
-fn scale_by_power_of_two(mantissa: u64, exp2: i64) -> (f64, bool) {
-    // Round the mantissa to 53 bits first (ties to even, sticky-aware), so
-    // the scaling below is exact unless the result leaves the normal range.
-    let bits = 64 - i64::from(mantissa.leading_zeros());
-    let (mut m, mut e) = (mantissa, exp2);
-    let mut exact = true;
-    if bits > 53 {
-        let shift = (bits - 53) as u32;
-        let dropped = m & ((1u64 << shift) - 1);
-        let half = 1u64 << (shift - 1);
-        exact = dropped == 0;
-        m >>= shift;
-        e += i64::from(shift);
-        if dropped > half || (dropped == half && m & 1 == 1) {
-            m += 1;
-        }
-    }
-    let e = e.clamp(-2200, 2200) as i32;
-    // Split the scaling so that intermediate powers stay finite.
-    let mut value = m as f64;
-    let mut remaining = e;
-    while remaining != 0 {
-        let step = remaining.clamp(-1000, 1000);
-        value *= 2f64.powi(step);
-        remaining -= step;
-    }
-    // Normal results of a <= 53-bit mantissa are exact; subnormal ones only
-    // if no set bit fell below 2^-1074.
-    if value.is_infinite() || value == 0.0 {
-        exact = false;
-    } else if value.is_subnormal() {
-        exact &= i64::from(e) + i64::from(m.trailing_zeros()) >= -1074;
-    }
-    (value, exact)
+/// `strtod(s, &end)`: optional whitespace and sign, then `inf`/`infinity`/`nan`/`nan(...)`,
+/// a hexadecimal float (`0x1.8p3`) or a decimal float; `ERANGE` on overflow and underflow.
+fn strtod(s: &[u8]) -> Conversion {
+    c_convert(s, |start, end| {
+        // SAFETY: as in `strtol`.
+        unsafe { libc::strtod(start, end) }
+    })
 }
 
 /// `convert_to_base_unit`: interpret `unit` (up to 3 bytes, optionally
@@ -689,7 +437,8 @@ fn convert_to_base_unit(value: f64, unit: &[u8], base: Unit) -> Option<f64> {
     Some(cvalue)
 }
 
-/// Shared tail of `parse_int`/`parse_real`: NaN check, whitespace, unit.
+/// The tail of `parse_int` (shared with `parse_real` in PostgreSQL): NaN check, whitespace,
+/// unit.
 fn apply_unit(s: &[u8], conv: Conversion, unit: Unit) -> Result<f64, NumberSyntaxError> {
     const NO_HINT: NumberSyntaxError = NumberSyntaxError { hint: None };
     if conv.end == 0 || conv.erange || conv.value.is_nan() {
@@ -729,13 +478,6 @@ pub fn parse_int(value: &str, unit: Unit) -> Result<i32, NumberSyntaxError> {
     Ok(val as i32)
 }
 
-/// PostgreSQL's `parse_real`: `strtod` syntax (including `inf`, rejecting
-/// `nan`), optionally followed by a unit of `unit`'s family.
-pub fn parse_real(value: &str, unit: Unit) -> Result<f64, NumberSyntaxError> {
-    let s = c_str(value).as_bytes();
-    apply_unit(s, strtod(s), unit)
-}
-
 /// Limits and unit of an integer setting (`struct config_int`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IntSpec {
@@ -743,17 +485,6 @@ pub struct IntSpec {
     pub min: i32,
     /// Largest allowed value, in `unit`.
     pub max: i32,
-    /// Base unit.
-    pub unit: Unit,
-}
-
-/// Limits and unit of a real setting (`struct config_real`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RealSpec {
-    /// Smallest allowed value, in `unit`.
-    pub min: f64,
-    /// Largest allowed value, in `unit`.
-    pub max: f64,
     /// Base unit.
     pub unit: Unit,
 }
@@ -778,22 +509,6 @@ pub fn validate_int(name: &str, value: &str, spec: &IntSpec) -> Result<i32, Valu
             max: spec.max,
             unit: spec.unit,
             unit_on_bounds: true,
-        });
-    }
-    Ok(v)
-}
-
-/// Validate a real setting (`PGC_REAL` in `parse_and_validate_value`).
-pub fn validate_real(name: &str, value: &str, spec: &RealSpec) -> Result<f64, ValueError> {
-    let v = parse_real(value, spec.unit)
-        .map_err(|e| invalid_value(name, value, e.hint.map(str::to_owned)))?;
-    if v < spec.min || v > spec.max {
-        return Err(ValueError::RealOutOfRange {
-            name: name.to_owned(),
-            value: v,
-            min: spec.min,
-            max: spec.max,
-            unit: spec.unit,
         });
     }
     Ok(v)
@@ -906,47 +621,6 @@ pub fn validate_string(value: &str, is_name: bool) -> StringValue {
     StringValue {
         value: value.to_owned(),
         notice: None,
-    }
-}
-
-// ---------------------------------------------------------------------------
-// printf("%g")
-// ---------------------------------------------------------------------------
-
-/// C's `printf("%g", v)`: 6 significant digits, `%e` style when the
-/// exponent is below -4 or at least 6, trailing zeros removed.
-pub fn format_g(v: f64) -> String {
-    const PRECISION: i32 = 6;
-    if v.is_nan() {
-        return if v.is_sign_negative() { "-nan" } else { "nan" }.to_owned();
-    }
-    if v.is_infinite() {
-        return if v < 0.0 { "-inf" } else { "inf" }.to_owned();
-    }
-    if v == 0.0 {
-        return if v.is_sign_negative() { "-0" } else { "0" }.to_owned();
-    }
-    let sci = format!("{:.*e}", (PRECISION - 1) as usize, v);
-    let Some((mantissa, exp)) = sci.split_once('e') else {
-        return sci;
-    };
-    let Ok(exp) = exp.parse::<i32>() else {
-        return sci;
-    };
-    if !(-4..PRECISION).contains(&exp) {
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{}e{sign}{:02}", strip_fraction_zeros(mantissa), exp.abs())
-    } else {
-        let decimals = (PRECISION - 1 - exp) as usize;
-        strip_fraction_zeros(&format!("{v:.decimals$}")).to_owned()
-    }
-}
-
-fn strip_fraction_zeros(s: &str) -> &str {
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        s
     }
 }
 
@@ -1159,45 +833,6 @@ mod tests {
     }
 
     #[test]
-    fn real_values() {
-        let spec = RealSpec {
-            min: 0.0,
-            max: 1.0,
-            unit: Unit::None,
-        };
-        assert_eq!(validate_real("frac", "0.5", &spec), Ok(0.5));
-        assert_eq!(validate_real("frac", ".5", &spec), Ok(0.5));
-        assert_eq!(validate_real("frac", "5e-1", &spec), Ok(0.5));
-        assert_eq!(validate_real("frac", "0x1p-1", &spec), Ok(0.5));
-        assert_eq!(
-            validate_real("frac", "1.5", &spec).unwrap_err().message(),
-            "1.5 is outside the valid range for parameter \"frac\" (0 .. 1)"
-        );
-        assert_eq!(
-            validate_real("frac", "inf", &spec).unwrap_err().message(),
-            "inf is outside the valid range for parameter \"frac\" (0 .. 1)"
-        );
-        let e = validate_real("frac", "NaN", &spec).unwrap_err();
-        assert_eq!(e.message(), "invalid value for parameter \"frac\": \"NaN\"");
-        assert_eq!(e.hint(), None);
-        let ms = RealSpec {
-            min: -1.0,
-            max: 1e7,
-            unit: Unit::Ms,
-        };
-        assert_eq!(validate_real("delay", "1.5s", &ms), Ok(1500.0));
-        assert_eq!(validate_real("delay", "2.5us", &ms), Ok(0.0025));
-        assert_eq!(
-            validate_real("delay", "20000s", &ms).unwrap_err().message(),
-            "2e+07 ms is outside the valid range for parameter \"delay\" (-1 ms .. 1e+07 ms)"
-        );
-        assert_eq!(
-            validate_real("delay", "5 parsecs", &ms).unwrap_err().hint(),
-            Some(TIME_UNITS_HINT)
-        );
-    }
-
-    #[test]
     fn hex_and_strtol_edges() {
         assert_eq!(parse_int("0x7fffffff", Unit::None), Ok(i32::MAX));
         assert_eq!(parse_int("-0x80000000", Unit::None), Ok(i32::MIN));
@@ -1213,11 +848,6 @@ mod tests {
             Err(NumberSyntaxError { hint: None })
         );
         assert_eq!(parse_int("-0", Unit::None), Ok(0));
-        assert_eq!(parse_real("0x10", Unit::None), Ok(16.0));
-        assert_eq!(parse_real("0x1.fffffffffffff8p0", Unit::None), Ok(2.0));
-        assert_eq!(parse_real("-Infinity", Unit::None), Ok(f64::NEG_INFINITY));
-        assert!(parse_real("1e-400", Unit::None).is_err());
-        assert!(parse_real("nan(123)", Unit::None).is_err());
     }
 
     #[test]
@@ -1249,26 +879,6 @@ mod tests {
             Some(format!("identifier \"{long}\" will be truncated to \"{}\"", v.value).as_str())
         );
         assert_eq!(validate_string(&"a".repeat(63), true).notice, None);
-    }
-
-    #[test]
-    fn printf_g() {
-        for (v, s) in [
-            (0.0, "0"),
-            (1.0, "1"),
-            (0.5, "0.5"),
-            (100000.0, "100000"),
-            (1000000.0, "1e+06"),
-            (123456789.0, "1.23457e+08"),
-            (0.0001, "0.0001"),
-            (0.00001, "1e-05"),
-            (1.5e-300, "1.5e-300"),
-            (-2.25, "-2.25"),
-            (999999.5, "1e+06"),
-            (f64::INFINITY, "inf"),
-        ] {
-            assert_eq!(format_g(v), s, "{v}");
-        }
     }
 
     #[test]

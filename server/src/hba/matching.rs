@@ -4,8 +4,8 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use super::parse::{
-    AuthToken, ConnType, HbaAddress, HbaConfig, HbaError, HbaRow, IdentConfig, IdentRow, Severity,
+use super::{
+    AuthToken, ConnType, HbaAddress, HbaConfig, HbaError, HbaRow, IdentConfig, IdentRow, LogLevel,
     dialect,
 };
 
@@ -383,7 +383,7 @@ impl IdentConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsermapResult {
     pub authorized: bool,
-    pub log: Option<(Severity, String)>,
+    pub log: Option<(LogLevel, String)>,
 }
 
 /// `check_usermap`: with no map (`None` or empty) the names must be equal;
@@ -408,7 +408,7 @@ pub fn check_usermap(
                 authorized: same,
                 log: (!same).then(|| {
                     (
-                        Severity::Log,
+                        LogLevel::Log,
                         (d.usermap_user_mismatch)(pg_user, system_name),
                     )
                 }),
@@ -428,11 +428,11 @@ pub fn check_usermap(
             },
             Ok(false) => UsermapResult {
                 authorized: false,
-                log: Some((Severity::Log, (d.usermap_no_match)(m, pg_user, system_name))),
+                log: Some((LogLevel::Log, (d.usermap_no_match)(m, pg_user, system_name))),
             },
             Err(e) => UsermapResult {
                 authorized: false,
-                log: Some((Severity::Log, e.to_string())),
+                log: Some((LogLevel::Log, e.to_string())),
             },
         },
     }
@@ -441,7 +441,7 @@ pub fn check_usermap(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hba::parse::{AuthMethod, ParseOptions, parse_hba_str, parse_ident_str};
+    use crate::hba::{AuthMethod, ParseOptions, parse_hba_str, parse_ident_str};
     use crate::profile::Profile;
 
     fn config(profile: Profile, text: &str) -> HbaConfig {
@@ -687,14 +687,14 @@ mod tests {
         assert_eq!(
             check_usermap(&id, Some("m"), "c", "a", false, &[]).log,
             Some((
-                Severity::Log,
+                LogLevel::Log,
                 "no match in usermap \"m\" for user \"c\" authenticated as \"a\"".into()
             ))
         );
         assert_eq!(
             check_usermap(&id, None, "c", "a", false, &[]).log,
             Some((
-                Severity::Log,
+                LogLevel::Log,
                 "provided user name (c) and authenticated user name (a) do not match".into()
             ))
         );
@@ -703,7 +703,7 @@ mod tests {
         assert_eq!(
             check_usermap(&seed, None, "c", "a", false, &[]).log,
             Some((
-                Severity::Log,
+                LogLevel::Log,
                 "provided username (c) and authenticated username (a) don't match".into()
             ))
         );
