@@ -18,7 +18,7 @@ use crate::config::Settings;
 use crate::error::{Error, strerror};
 use crate::files::LoadMode;
 use crate::log::{LogRecord, Logger};
-use crate::negotiate::{Action, Event, NegotiateConfig, Negotiator, Transport as SocketKind};
+use crate::negotiate::{Action, Event, NegotiateConfig, Negotiator, SocketKind};
 use crate::reload::Reloader;
 use crate::session;
 use crate::tls::{self, PrefixedStream};
@@ -471,7 +471,7 @@ pub async fn serve_connection(shared: Arc<Shared>, transport: Transport, peer: P
     let mut machine = Negotiator::new(NegotiateConfig {
         rules: settings.profile.rules(),
         ssl_loaded: shared.tls.is_some(),
-        transport: kind,
+        socket: kind,
         tls_version_range: settings.tls_version_range(),
         trace: settings.trace_connection_negotiation,
     });
