@@ -18,6 +18,8 @@
 //! - [`reload`]: SIGHUP per profile; [`init`]: `pgssl-server init`;
 //! - [`auth`]: pg_hba.conf / pg_ident.conf in force and `ClientAuthentication`;
 //! - [`session`]: what follows startup: authentication, parameters, queries;
+//! - [`state`]: what connections and the reloader share: settings generations, cancel keys,
+//!   pids, backend slots;
 //! - [`server`]: listeners and the per-connection driver.
 
 pub mod auth;
@@ -36,6 +38,7 @@ pub mod reload;
 pub mod server;
 pub mod session;
 pub mod sslinfo;
+pub mod state;
 pub mod tls;
 pub mod transport;
 pub mod wire;

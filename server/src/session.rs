@@ -14,8 +14,8 @@ use crate::config::value;
 use crate::log::LogRecord;
 use crate::negotiate::{Replication, StartupInfo};
 use crate::query::{self, SessionView};
-use crate::server::{Peer, Shared};
-use crate::transport::Transport;
+use crate::state::Shared;
+use crate::transport::{Peer, Transport};
 use crate::wire::backend::Authentication;
 use crate::wire::{BackendMessage, ErrorFields, FrontendMessage, Severity, TransactionStatus};
 
