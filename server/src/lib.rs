@@ -20,7 +20,8 @@
 //! - [`session`]: what follows startup: authentication, parameters, queries;
 //! - [`state`]: what connections and the reloader share: settings generations, cancel keys,
 //!   pids, backend slots;
-//! - [`server`]: listeners and the per-connection driver.
+//! - [`server`]: listeners and the per-connection driver;
+//! - [`start`]: the one start path (load, bind, serve, reload, stop) every caller uses.
 
 pub mod auth;
 pub mod cli;
@@ -38,6 +39,7 @@ pub mod reload;
 pub mod server;
 pub mod session;
 pub mod sslinfo;
+pub mod start;
 pub mod state;
 pub mod tls;
 pub mod transport;

@@ -1,5 +1,5 @@
 //! The server at the edge: listeners on TCP and Unix-domain sockets, one task per connection
-//! driving the negotiation state machine over the socket, and shutdown on signals.
+//! driving the negotiation state machine over the socket, and shutdown when asked.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -39,8 +39,8 @@ enum Listener {
     Unix(UnixListener, PathBuf),
 }
 
-/// A bound server, ready to run.
-pub struct Server {
+/// A bound server, ready to run; started through [`crate::start`].
+pub(crate) struct Server {
     current: Current,
     listeners: Vec<Listener>,
     /// The settings as configured (before port 0 was resolved), for reloads to compare with.
@@ -308,7 +308,7 @@ fn peer_name_problem(ssl: &openssl::ssl::SslRef) -> Option<LogRecord> {
 }
 
 /// Drives one connection: negotiation through the state machine, then the session.
-pub async fn serve_connection(shared: Arc<Shared>, transport: Transport, peer: Peer) {
+async fn serve_connection(shared: Arc<Shared>, transport: Transport, peer: Peer) {
     let pid = shared.next_pid();
     let settings = Arc::clone(&shared.settings);
     if settings.log_connections {
