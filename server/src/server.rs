@@ -39,7 +39,7 @@ enum Listener {
     Unix(UnixListener, PathBuf),
 }
 
-/// A bound server, ready to run; started through [`crate::start`].
+/// A bound server, ready to run; `start::Launch` starts it.
 pub(crate) struct Server {
     current: Current,
     listeners: Vec<Listener>,

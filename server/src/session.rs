@@ -141,7 +141,10 @@ async fn authenticate(
         }
     }
     result.map_err(|error| SessionError::AuthenticationFailed {
-        logged: log.into_iter().find(|r| r.severity == Severity::Fatal),
+        logged: log
+            .into_iter()
+            .find(|r| r.severity == Severity::Fatal)
+            .map(Box::new),
         error,
     })
 }

@@ -1,6 +1,6 @@
 //! The one way to start the server: load the settings of a data directory, bind the listeners,
 //! serve on the current tokio runtime, and keep a handle that says where it listens, reloads
-//! the configuration and stops it. The command line ([`crate::cli`]), the conformance
+//! the configuration and stops it. The command line (`cli.rs`), the conformance
 //! harness's embedded target and the benchmarks all start the server here.
 
 use std::net::SocketAddr;

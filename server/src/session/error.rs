@@ -28,8 +28,8 @@ pub enum SessionError {
     AuthenticationTimeout,
     /// pg_hba.conf or the password refused the client.
     AuthenticationFailed {
-        /// The FATAL as logged, with its log-only DETAIL.
-        logged: Option<LogRecord>,
+        /// The FATAL as logged, with its log-only DETAIL (boxed: it is most of the size).
+        logged: Option<Box<LogRecord>>,
         /// The FATAL the client is sent.
         error: ErrorFields,
     },
@@ -99,7 +99,7 @@ impl SessionError {
     /// whose logged FATAL carries a DETAIL the client does not see.
     pub fn log_record(&self) -> Option<LogRecord> {
         match self {
-            Self::AuthenticationFailed { logged, .. } => logged.clone(),
+            Self::AuthenticationFailed { logged, .. } => logged.as_deref().cloned(),
             other => other.reply().as_ref().map(LogRecord::from),
         }
     }
@@ -180,7 +180,7 @@ mod tests {
     fn a_failed_authentication_logs_its_own_record() {
         let logged = LogRecord::log("logged");
         let error = SessionError::AuthenticationFailed {
-            logged: Some(logged.clone()),
+            logged: Some(Box::new(logged.clone())),
             error: ErrorFields::new(Severity::Fatal, "28000", "sent"),
         };
         assert_eq!(error.log_record(), Some(logged));
