@@ -18,7 +18,7 @@
 
 use arbitrary::Arbitrary;
 use pgssl_server::negotiate::{
-    Action, Event, NegotiateConfig, Negotiator, StartupInfo, TlsFailure, SocketKind,
+    Action, Event, NegotiateConfig, Negotiator, SocketKind, StartupInfo, TlsFailure,
 };
 use pgssl_server::profile::{PipelinedAfterSsl, Profile, RequestBookkeeping, Rules};
 use pgssl_server::wire::backend::decode_v2_error;
