@@ -1,7 +1,7 @@
 //! The negotiation state machine, with TLS simulated: typical sequences and worst cases.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use pgssl_server::negotiate::{Action, Event, NegotiateConfig, Negotiator, Transport};
+use pgssl_server::negotiate::{Action, Event, NegotiateConfig, Negotiator, SocketKind};
 use pgssl_server::profile::Profile;
 use pgssl_server::wire::{ProtocolVersion, StartupMessage, StartupPacket};
 use std::hint::black_box;
@@ -10,7 +10,7 @@ fn config(profile: Profile, ssl: bool) -> NegotiateConfig {
     NegotiateConfig {
         rules: profile.rules(),
         ssl_loaded: ssl,
-        transport: Transport::Tcp,
+        socket: SocketKind::Tcp,
         tls_version_range: ("TLSv1.2".into(), "TLSv1.3".into()),
         trace: false,
     }

@@ -10,11 +10,10 @@ use std::sync::Arc;
 
 use openssl::ssl::{SslConnector, SslFiletype, SslMethod, SslVerifyMode, SslVersion};
 use pgssl_pki::{CertBuilder, KeyType};
-use pgssl_server::config::load;
 use pgssl_server::log::Logger;
-use pgssl_server::server::{Server, Shutdown};
+use pgssl_server::server::Shutdown;
+use pgssl_server::start::{Launch, RunningServer};
 use pgssl_server::wire::{BackendMessage, StartupMessage, StartupPacket};
-use tokio::sync::oneshot;
 
 /// The server certificate's key type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,7 +79,7 @@ impl ServerSpec {
 pub struct InProcessServer {
     /// Where it listens.
     pub addr: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
+    server: Option<RunningServer>,
     rt: Option<tokio::runtime::Runtime>,
     _dir: tempfile::TempDir,
 }
@@ -113,25 +112,18 @@ impl InProcessServer {
             ("port".to_owned(), "0".to_owned()),
             ("unix_socket_directories".to_owned(), String::new()),
         ];
-        let loaded = load::load(dir.path(), &cli).expect("configuration loads");
         let logger = Arc::new(Logger::to_writer(Box::new(std::io::sink())));
+        let launch = Launch::load(dir.path(), cli, logger).expect("configuration loads");
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .expect("tokio runtime");
-        let server = rt
-            .block_on(Server::bind(loaded.settings, logger))
-            .expect("server binds");
+        let server = rt.block_on(launch.start()).expect("server binds");
         let addr = *server.tcp_addresses().first().expect("a TCP address");
-        let (stop, stopped) = oneshot::channel::<()>();
-        rt.spawn(server.run(async move {
-            let _ = stopped.await;
-            Shutdown::Fast
-        }));
         Self {
             addr,
-            stop: Some(stop),
+            server: Some(server),
             rt: Some(rt),
             _dir: dir,
         }
@@ -140,8 +132,8 @@ impl InProcessServer {
 
 impl Drop for InProcessServer {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+        if let Some(mut server) = self.server.take() {
+            server.shutdown(Shutdown::Fast);
         }
         if let Some(rt) = self.rt.take() {
             rt.shutdown_timeout(std::time::Duration::from_secs(2));

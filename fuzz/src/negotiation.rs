@@ -18,7 +18,7 @@
 
 use arbitrary::Arbitrary;
 use pgssl_server::negotiate::{
-    Action, Event, NegotiateConfig, Negotiator, StartupInfo, TlsFailure, Transport,
+    Action, Event, NegotiateConfig, Negotiator, SocketKind, StartupInfo, TlsFailure,
 };
 use pgssl_server::profile::{PipelinedAfterSsl, Profile, RequestBookkeeping, Rules};
 use pgssl_server::wire::backend::decode_v2_error;
@@ -51,10 +51,10 @@ impl ServerChoice {
         NegotiateConfig {
             rules: self.profile().rules(),
             ssl_loaded: self.ssl_loaded,
-            transport: if self.unix {
-                Transport::Unix
+            socket: if self.unix {
+                SocketKind::Unix
             } else {
-                Transport::Tcp
+                SocketKind::Tcp
             },
             tls_version_range: ("TLSv1.2".into(), "TLSv1.3".into()),
             trace: self.trace,

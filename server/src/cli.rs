@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::config::load;
 use crate::log::{LogRecord, Logger};
 use crate::profile::Profile;
 use crate::reload::Reloader;
-use crate::server::{Server, Shutdown};
+use crate::server::Shutdown;
+use crate::start::Launch;
 use clap::{Parser, Subcommand};
 
 /// A PostgreSQL-compatible server for the startup and SSL phase.
@@ -128,13 +128,11 @@ where
     };
     let result = runtime.block_on(async {
         let assignments = cli.assignments()?;
-        let loaded = load::load(&data_directory, &assignments)?;
-        for record in &loaded.log {
-            logger.write(pid, record);
-        }
-        let server = Server::bind(loaded.settings, Arc::clone(&logger)).await?;
-        let reloader = server.reloader(assignments);
-        server.run(signals(reloader)).await;
+        let launch = Launch::load(&data_directory, assignments, Arc::clone(&logger))?;
+        let mut server = launch.start().await?;
+        let mode = signals(server.reloader()).await;
+        server.shutdown(mode);
+        server.wait().await;
         Ok::<(), crate::Error>(())
     });
     match result {
@@ -174,7 +172,7 @@ fn init(dir: &std::path::Path, profile: &str) -> ExitCode {
 
 /// Waits for SIGTERM (smart shutdown) or SIGINT (fast shutdown); SIGHUP reloads the
 /// configuration as the profile says.
-async fn signals(reloader: Reloader) -> Shutdown {
+async fn signals(reloader: Arc<Reloader>) -> Shutdown {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
@@ -184,7 +182,6 @@ async fn signals(reloader: Reloader) -> Shutdown {
         // Without signal handlers the server can still be killed; run until then.
         return std::future::pending().await;
     };
-    let reloader = Arc::new(reloader);
     loop {
         tokio::select! {
             _ = term.recv() => return Shutdown::Smart,

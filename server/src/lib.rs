@@ -19,7 +19,10 @@
 //! - [`reload`]: SIGHUP per profile; [`init`]: `pgssl-server init`;
 //! - [`auth`]: pg_hba.conf / pg_ident.conf in force and `ClientAuthentication`;
 //! - [`session`]: what follows startup: authentication, parameters, queries;
-//! - [`server`]: listeners and the per-connection driver.
+//! - [`state`]: what connections and the reloader share: settings generations, cancel keys,
+//!   pids, backend slots;
+//! - [`server`]: listeners and the per-connection driver;
+//! - [`start`]: the one start path (load, bind, serve, reload, stop) every caller uses.
 
 pub mod auth;
 pub mod cli;
@@ -40,6 +43,8 @@ pub mod reload;
 pub mod server;
 pub mod session;
 pub mod sslinfo;
+pub mod start;
+pub mod state;
 pub mod tls;
 pub mod transport;
 pub mod wire;

@@ -33,7 +33,7 @@ pub const MITM_DETAIL: &str = "This could be either a client-software bug or evi
 
 /// What kind of socket the connection came in on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
+pub enum SocketKind {
     /// TCP: SSL can be negotiated.
     Tcp,
     /// A Unix-domain socket: SSL and GSS requests are always answered `N` (A2).
@@ -48,7 +48,7 @@ pub struct NegotiateConfig {
     /// SSL is on and its context loaded (PostgreSQL's `LoadedSSL`).
     pub ssl_loaded: bool,
     /// The socket kind.
-    pub transport: Transport,
+    pub socket: SocketKind,
     /// The protocol range named in the handshake-failure HINT, e.g. `("TLSv1.2", "TLSv1.3")`.
     pub tls_version_range: (String, String),
     /// 18's `trace_connection_negotiation`: log each accept/reject decision.
@@ -286,7 +286,7 @@ impl Negotiator {
     }
 
     fn ssl_possible(&self) -> bool {
-        self.config.ssl_loaded && self.config.transport == Transport::Tcp
+        self.config.ssl_loaded && self.config.socket == SocketKind::Tcp
     }
 
     fn advance(&mut self) {

@@ -13,7 +13,7 @@ use crate::config::Settings;
 use crate::config::load;
 use crate::files::LoadMode;
 use crate::log::LogRecord;
-use crate::server::{Current, Shared, tls_requests_certificates};
+use crate::state::{Current, Shared, tls_requests_certificates};
 use crate::tls;
 
 /// Reloads the configuration of a running server.

@@ -1,29 +1,26 @@
 //! The server at the edge: listeners on TCP and Unix-domain sockets, one task per connection
-//! driving the negotiation state machine over the socket, and shutdown on signals.
+//! driving the negotiation state machine over the socket, and shutdown when asked.
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
-use openssl::ssl::SslContext;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::task::JoinSet;
 use tokio::time::{Instant, timeout_at};
 
-use crate::auth::{self, AuthRules};
+use crate::auth;
 use crate::config::Settings;
 use crate::error::{Error, strerror};
 use crate::files::LoadMode;
 use crate::log::{LogRecord, Logger};
-use crate::negotiate::{Action, Event, NegotiateConfig, Negotiator, Transport as SocketKind};
+use crate::negotiate::{Action, Event, NegotiateConfig, Negotiator, SocketKind};
 use crate::reload::Reloader;
 use crate::session;
+use crate::state::{Current, Shared, tls_requests_certificates};
 use crate::tls::{self, PrefixedStream};
-use crate::transport::Transport;
-use crate::wire::CancelRequest;
+use crate::transport::{Peer, Transport};
 
 /// Size of each read into the connection buffer: PostgreSQL's `PQ_RECV_BUFFER_SIZE`.
 const RECV_BUFFER_SIZE: usize = 8192;
@@ -37,129 +34,13 @@ pub enum Shutdown {
     Fast,
 }
 
-/// State every connection task shares: one generation of settings and TLS context (a reload
-/// makes a new generation; a connection keeps the one it started with), and the session
-/// registry and pid counter, which all generations share.
-pub struct Shared {
-    /// The settings in force.
-    pub settings: Arc<Settings>,
-    /// The TLS context, when SSL is on and loaded (PostgreSQL's `LoadedSSL`).
-    pub tls: Option<SslContext>,
-    /// The pg_hba.conf and pg_ident.conf rules in force.
-    pub auth: Arc<AuthRules>,
-    /// The server log.
-    pub logger: Arc<Logger>,
-    sessions: Arc<Mutex<HashMap<u32, Vec<u8>>>>,
-    next_pid: Arc<AtomicU32>,
-    backends: Arc<AtomicUsize>,
-}
-
-/// A connection counted against `max_connections` until dropped.
-pub struct BackendSlot {
-    backends: Arc<AtomicUsize>,
-}
-
-impl Drop for BackendSlot {
-    fn drop(&mut self) {
-        self.backends.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// The generation new connections get; replaced whole on reload.
-pub type Current = Arc<RwLock<Arc<Shared>>>;
-
-impl Shared {
-    /// The next generation: new settings and context, the same sessions and pid counter.
-    pub fn next_generation(&self, settings: Arc<Settings>, tls: Option<SslContext>) -> Self {
-        Self {
-            settings,
-            tls,
-            auth: Arc::clone(&self.auth),
-            logger: Arc::clone(&self.logger),
-            sessions: Arc::clone(&self.sessions),
-            next_pid: Arc::clone(&self.next_pid),
-            backends: Arc::clone(&self.backends),
-        }
-    }
-
-    /// This generation with other pg_hba.conf / pg_ident.conf rules.
-    pub fn with_auth(mut self, auth: Arc<AuthRules>) -> Self {
-        self.auth = auth;
-        self
-    }
-
-    /// Takes a backend slot, as `InitProcess` takes a PGPROC: `None` when `max_connections`
-    /// backends are already running.
-    pub fn take_backend_slot(&self) -> Option<BackendSlot> {
-        let max = self.settings.max_connections as usize;
-        let taken = self.backends.fetch_add(1, Ordering::AcqRel);
-        let slot = BackendSlot {
-            backends: Arc::clone(&self.backends),
-        };
-        (taken < max).then_some(slot)
-    }
-
-    /// A root certificate store is loaded (`ssl_ca_file`, or the seed profile's `root.crt`):
-    /// the context asks clients for certificates.
-    pub fn ca_store_loaded(&self) -> bool {
-        self.tls.as_ref().is_some_and(tls_requests_certificates)
-    }
-
-    /// The generation in force.
-    pub fn current(current: &Current) -> Arc<Shared> {
-        Arc::clone(&current.read().unwrap_or_else(|p| p.into_inner()))
-    }
-
-    fn log(&self, pid: u32, record: &LogRecord) {
-        self.logger.write(pid, record);
-    }
-
-    fn next_pid(&self) -> u32 {
-        self.next_pid.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Records a session's cancel key, so CancelRequests can be checked against it.
-    pub fn register_session(&self, pid: u32, key: Vec<u8>) {
-        self.lock_sessions().insert(pid, key);
-    }
-
-    /// Forgets a session that ended.
-    pub fn unregister_session(&self, pid: u32) {
-        self.lock_sessions().remove(&pid);
-    }
-
-    fn lock_sessions(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Vec<u8>>> {
-        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Checks a CancelRequest as the postmaster does, logging what it finds. Queries here
-    /// finish at once, so a matching request has nothing to interrupt.
-    fn cancel(&self, pid: u32, request: &CancelRequest) {
-        let Some(target) = request.pid() else { return };
-        let message = match self.lock_sessions().get(&target) {
-            None => format!("PID {target} in cancel request did not match any process"),
-            Some(key) if key.as_slice() != request.key() => {
-                format!("wrong key in cancel request for process {target}")
-            }
-            Some(_) => return,
-        };
-        self.log(pid, &LogRecord::log(message));
-    }
-}
-
-/// The context asks clients for certificates: a root certificate store was loaded.
-pub fn tls_requests_certificates(ctx: &SslContext) -> bool {
-    ctx.verify_mode()
-        .contains(openssl::ssl::SslVerifyMode::PEER)
-}
-
 enum Listener {
     Tcp(TcpListener),
     Unix(UnixListener, PathBuf),
 }
 
-/// A bound server, ready to run.
-pub struct Server {
+/// A bound server, ready to run; `start::Launch` starts it.
+pub(crate) struct Server {
     current: Current,
     listeners: Vec<Listener>,
     /// The settings as configured (before port 0 was resolved), for reloads to compare with.
@@ -250,15 +131,7 @@ impl Server {
             logger.write(own_pid, record);
         }
         Ok(Self {
-            current: Arc::new(RwLock::new(Arc::new(Shared {
-                settings: Arc::new(settings),
-                tls,
-                auth: Arc::new(rules),
-                logger,
-                sessions: Arc::new(Mutex::new(HashMap::new())),
-                next_pid: Arc::new(AtomicU32::new(own_pid.wrapping_add(1))),
-                backends: Arc::new(AtomicUsize::new(0)),
-            }))),
+            current: Shared::first(settings, tls, rules, logger, own_pid),
             listeners,
             configured,
         })
@@ -384,25 +257,6 @@ fn accept_error(e: &std::io::Error) -> LogRecord {
     LogRecord::log(format!("could not accept new connection: {}", strerror(e)))
 }
 
-/// Where a connection came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Peer {
-    /// A TCP client.
-    Tcp(SocketAddr),
-    /// A Unix-domain socket client.
-    Local,
-}
-
-impl Peer {
-    /// The client address, if TCP.
-    pub fn ip(&self) -> Option<IpAddr> {
-        match self {
-            Self::Tcp(a) => Some(a.ip()),
-            Self::Local => None,
-        }
-    }
-}
-
 /// `listen_addresses` resolved to IP addresses: `*` is every IPv4 and IPv6 address,
 /// `localhost` and other names resolve through the system.
 fn resolve_listen_addresses(settings: &Settings) -> Result<Vec<IpAddr>, Error> {
@@ -454,7 +308,7 @@ fn peer_name_problem(ssl: &openssl::ssl::SslRef) -> Option<LogRecord> {
 }
 
 /// Drives one connection: negotiation through the state machine, then the session.
-pub async fn serve_connection(shared: Arc<Shared>, transport: Transport, peer: Peer) {
+async fn serve_connection(shared: Arc<Shared>, transport: Transport, peer: Peer) {
     let pid = shared.next_pid();
     let settings = Arc::clone(&shared.settings);
     if settings.log_connections {
@@ -471,7 +325,7 @@ pub async fn serve_connection(shared: Arc<Shared>, transport: Transport, peer: P
     let mut machine = Negotiator::new(NegotiateConfig {
         rules: settings.profile.rules(),
         ssl_loaded: shared.tls.is_some(),
-        transport: kind,
+        socket: kind,
         tls_version_range: settings.tls_version_range(),
         trace: settings.trace_connection_negotiation,
     });

@@ -1,8 +1,9 @@
 //! The byte stream under one connection: plain TCP, a Unix-domain socket, or TLS over TCP,
 //! behind one `AsyncRead + AsyncWrite` type so the negotiation driver and the session need not
-//! care which.
+//! care which; and where the connection came from.
 
 use std::io;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -11,6 +12,25 @@ use tokio::net::{TcpStream, UnixStream};
 use tokio_openssl::SslStream;
 
 use crate::tls::{PrefixedStream, TlsFacts};
+
+/// Where a connection came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Peer {
+    /// A TCP client.
+    Tcp(SocketAddr),
+    /// A Unix-domain socket client.
+    Local,
+}
+
+impl Peer {
+    /// The client address, if TCP.
+    pub fn ip(&self) -> Option<IpAddr> {
+        match self {
+            Self::Tcp(a) => Some(a.ip()),
+            Self::Local => None,
+        }
+    }
+}
 
 /// One connection's stream.
 #[derive(Debug)]

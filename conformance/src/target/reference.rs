@@ -17,12 +17,10 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use pgssl_server::config::load;
 use pgssl_server::log::Logger;
-use pgssl_server::reload::Reloader;
-use pgssl_server::server::{Server, Shutdown};
+use pgssl_server::server::Shutdown;
+use pgssl_server::start::{Launch, RunningServer};
 use tokio::runtime::Runtime;
-use tokio::sync::oneshot;
 
 use super::spawned::{self, run_as_user, shared_tmp};
 use super::{Running, Started, Target};
@@ -222,7 +220,6 @@ impl Reference {
         ];
         let log = LogBuffer::default();
         let logger = Arc::new(Logger::to_writer(Box::new(log.clone())));
-        let pid = std::process::id();
         let refused = |e: pgssl_server::Error| {
             let lines: Vec<String> = e
                 .log_records()
@@ -232,46 +229,36 @@ impl Reference {
                 .collect();
             Ok(Started::Refused(spawned::refusal(&lines)))
         };
-        let loaded = match load::load(dir.path(), &cli) {
+        let launch = match Launch::load(dir.path(), cli, logger) {
             Ok(l) => l,
             Err(e) => return refused(e),
         };
         // OpenSSL would ask for the key's passphrase on this process's terminal: the child,
         // in a session of its own, has none, as under a service manager.
-        if let (true, Some(server)) = (would_prompt(&loaded.settings), &self.server) {
+        if let (true, Some(server)) = (would_prompt(launch.settings()), &self.server) {
             return self.start_spawned(setup, server);
         }
-        for record in &loaded.log {
-            logger.write(pid, record);
-        }
         let rt = runtime()?;
-        let server = match rt.block_on(Server::bind(loaded.settings, logger)) {
+        let server = match rt.block_on(launch.start()) {
             Ok(server) => server,
             Err(e) => return refused(e),
         };
         let addr =
             server
                 .tcp_addresses()
-                .into_iter()
-                .next()
+                .first()
+                .copied()
                 .ok_or_else(|| Error::TargetUnavailable {
                     target: self.label(),
                     why: "the server bound no TCP address".into(),
                 })?;
-        let unix = server.unix_paths().into_iter().next();
-        let reloader = server.reloader(cli);
-        let (stop, stopped) = oneshot::channel::<()>();
-        rt.spawn(server.run(async move {
-            let _ = stopped.await;
-            Shutdown::Fast
-        }));
+        let unix = server.unix_paths().first().cloned();
         Ok(Started::Running(Box::new(Embedded {
             addr,
             unix,
             log,
-            reloader,
+            server,
             owner,
-            stop: Some(stop),
             dir,
         })))
     }
@@ -334,9 +321,8 @@ struct Embedded {
     addr: SocketAddr,
     unix: Option<PathBuf>,
     log: LogBuffer,
-    reloader: Reloader,
+    server: RunningServer,
     owner: Ids,
-    stop: Option<oneshot::Sender<()>>,
     dir: tempfile::TempDir,
 }
 
@@ -365,16 +351,14 @@ impl Running for Embedded {
     }
 
     fn reload(&self) -> Result<(), Error> {
-        self.reloader.reload();
+        self.server.reload();
         Ok(())
     }
 }
 
 impl Drop for Embedded {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.server.shutdown(Shutdown::Fast);
         crate::cleanup::forget_dir(self.dir.path());
     }
 }

@@ -4,18 +4,18 @@ use super::*;
 use crate::profile::Profile;
 use crate::wire::{CancelRequest, StartupMessage};
 
-fn config(profile: Profile, ssl: bool, transport: Transport) -> NegotiateConfig {
+fn config(profile: Profile, ssl: bool, socket: SocketKind) -> NegotiateConfig {
     NegotiateConfig {
         rules: profile.rules(),
         ssl_loaded: ssl,
-        transport,
+        socket,
         tls_version_range: ("TLSv1.2".into(), "TLSv1.3".into()),
         trace: false,
     }
 }
 
 fn machine(profile: Profile, ssl: bool) -> Negotiator {
-    Negotiator::new(config(profile, ssl, Transport::Tcp))
+    Negotiator::new(config(profile, ssl, SocketKind::Tcp))
 }
 
 fn feed(m: &mut Negotiator, event: Event<'_>) -> Vec<Action> {
@@ -102,7 +102,7 @@ fn ssl_off_or_unix_socket_gets_n() {
         feed(&mut off, Event::Received(&ssl_request())),
         [Action::Send(vec![b'N'])]
     );
-    let mut unix = Negotiator::new(config(Profile::Pg18, true, Transport::Unix));
+    let mut unix = Negotiator::new(config(Profile::Pg18, true, SocketKind::Unix));
     assert_eq!(
         feed(&mut unix, Event::Received(&ssl_request())),
         [Action::Send(vec![b'N'])]
@@ -635,7 +635,7 @@ fn direct_ssl_refused_without_ssl_and_on_15() {
 
 #[test]
 fn trace_lines_on_18() {
-    let mut cfg = config(Profile::Pg18, false, Transport::Tcp);
+    let mut cfg = config(Profile::Pg18, false, SocketKind::Tcp);
     cfg.trace = true;
     let mut m = Negotiator::new(cfg);
     assert_eq!(
@@ -746,8 +746,8 @@ proptest! {
         tls_ok in any::<bool>(),
         alpn in any::<bool>(),
     ) {
-        let transport = if unix { Transport::Unix } else { Transport::Tcp };
-        let mut m = Negotiator::new(config(profile, ssl, transport));
+        let socket = if unix { SocketKind::Unix } else { SocketKind::Tcp };
+        let mut m = Negotiator::new(config(profile, ssl, socket));
         let mut sent_before_tls = 0usize;
         let mut tls_started_at: Option<usize> = None;
         let mut total_sent = 0usize;
