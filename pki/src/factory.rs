@@ -118,6 +118,54 @@ impl Identity {
             .key
             .private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), passphrase.as_bytes())?)
     }
+
+    /// As [`encrypted_key_pem`](Self::encrypted_key_pem), drawn again until `wrong` fails
+    /// to decrypt it at the padding check (OpenSSL's `bad decrypt`).
+    ///
+    /// The salt and IV are random, so a wrong passphrase yields valid CBC padding about once
+    /// in 256 encryptions; the key then fails later, with another reason (`wrong tag`,
+    /// `unsupported`), and a test expecting PostgreSQL's `could not load private key file
+    /// "…": bad decrypt` would fail by chance. Tests that give a wrong passphrase on purpose
+    /// encrypt their keys with this.
+    pub fn encrypted_key_pem_refusing(
+        &self,
+        passphrase: &str,
+        wrong: &str,
+    ) -> Result<Vec<u8>, Error> {
+        encrypted_key_pem_refusing(&self.key, passphrase, wrong)
+    }
+}
+
+/// How many encryptions [`encrypted_key_pem_refusing`] draws before it gives up: each one
+/// fails the padding check with probability of about 255/256, so 32 never all pass by chance.
+const REFUSING_ATTEMPTS: usize = 32;
+
+/// `key` as PKCS#8 PEM encrypted with `passphrase` (AES-256-CBC), such that decrypting it
+/// with `wrong` fails at the padding check (`bad decrypt`); see
+/// [`Identity::encrypted_key_pem_refusing`]. An error when no such encryption turned up,
+/// which means `wrong` is `passphrase`.
+pub fn encrypted_key_pem_refusing(
+    key: &PKey<Private>,
+    passphrase: &str,
+    wrong: &str,
+) -> Result<Vec<u8>, Error> {
+    for _ in 0..REFUSING_ATTEMPTS {
+        let pem =
+            key.private_key_to_pem_pkcs8_passphrase(Cipher::aes_256_cbc(), passphrase.as_bytes())?;
+        let refused = match PKey::private_key_from_pem_passphrase(&pem, wrong.as_bytes()) {
+            Ok(_) => false,
+            Err(stack) => stack
+                .errors()
+                .iter()
+                .any(|e| e.reason() == Some("bad decrypt")),
+        };
+        if refused {
+            return Ok(pem);
+        }
+    }
+    Err(Error::PassphraseNotRefused {
+        wrong: wrong.to_owned(),
+    })
 }
 
 enum Subject {
@@ -421,5 +469,33 @@ mod tests {
             .build()
             .expect("self-signed ed25519");
         assert!(ed.cert.verify(&ed.key).expect("verify"));
+    }
+
+    #[test]
+    fn a_refused_passphrase_always_fails_at_the_padding_check() {
+        let id = CertBuilder::common_name("key")
+            .build()
+            .expect("certificate");
+        // Plain encryption gives valid padding for a wrong passphrase about once in 256
+        // draws; 600 draws would see about two.
+        for _ in 0..600 {
+            let pem = id
+                .encrypted_key_pem_refusing("secret1", "wrong")
+                .expect("encrypted");
+            let refused = PKey::private_key_from_pem_passphrase(&pem, b"wrong")
+                .expect_err("the wrong passphrase is refused");
+            assert!(
+                refused
+                    .errors()
+                    .iter()
+                    .any(|e| e.reason() == Some("bad decrypt")),
+                "{refused}"
+            );
+            PKey::private_key_from_pem_passphrase(&pem, b"secret1").expect("the right one works");
+        }
+        assert!(matches!(
+            id.encrypted_key_pem_refusing("same", "same"),
+            Err(Error::PassphraseNotRefused { .. })
+        ));
     }
 }

@@ -11,10 +11,15 @@ use openssl::pkey::{PKey, Private};
 use openssl::symm::Cipher;
 use openssl::x509::X509;
 
-use crate::{CertBuilder, Error, Identity, KeyType, San, revocation_list};
+use crate::{
+    CertBuilder, Error, Identity, KeyType, San, encrypted_key_pem_refusing, revocation_list,
+};
 
 /// The passphrase of `server-password.key`.
 pub const SERVER_KEY_PASSPHRASE: &str = "secret1";
+/// The wrong passphrase the conformance cases give for `server-password.key`: the key is
+/// encrypted so that it fails at the padding check, OpenSSL's `bad decrypt`, every time.
+pub const WRONG_SERVER_KEY_PASSPHRASE: &str = "wrongpassword";
 /// The passphrase of `client-encrypted-pem.key` (libpq is given it for the DER twin too).
 pub const CLIENT_KEY_PASSPHRASE: &str = "dUmmyP^#+";
 /// Start of every certificate's validity.
@@ -403,10 +408,8 @@ pub fn generate(dir: &Path) -> Result<Pki, Error> {
 
     let find = |n: &str| leaves.iter().find(|(l, _, _)| l.name == n);
     if let Some((_, _, key)) = find("server-cn-only") {
-        let pem = key.private_key_to_pem_pkcs8_passphrase(
-            Cipher::aes_256_cbc(),
-            SERVER_KEY_PASSPHRASE.as_bytes(),
-        )?;
+        let pem =
+            encrypted_key_pem_refusing(key, SERVER_KEY_PASSPHRASE, WRONG_SERVER_KEY_PASSPHRASE)?;
         write_key(dir, "server-password.key", &pem)?;
     }
     if let Some((_, cert, key)) = find("client") {
@@ -578,6 +581,18 @@ mod tests {
         assert!(
             PKey::private_key_from_pem_passphrase(&encrypted, SERVER_KEY_PASSPHRASE.as_bytes())
                 .is_ok()
+        );
+        let wrong = PKey::private_key_from_pem_passphrase(
+            &encrypted,
+            WRONG_SERVER_KEY_PASSPHRASE.as_bytes(),
+        )
+        .expect_err("the wrong passphrase is refused");
+        assert!(
+            wrong
+                .errors()
+                .iter()
+                .any(|e| e.reason() == Some("bad decrypt")),
+            "refused at the padding check: {wrong}"
         );
     }
 }

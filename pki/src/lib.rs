@@ -28,9 +28,10 @@ pub mod factory;
 mod hierarchy;
 
 pub use crl::revocation_list;
-pub use factory::{CertBuilder, Identity, KeyType, San};
+pub use factory::{CertBuilder, Identity, KeyType, San, encrypted_key_pem_refusing};
 pub use hierarchy::{
-    CLIENT_KEY_PASSPHRASE, NOT_AFTER, NOT_BEFORE, Pki, SERVER_KEY_PASSPHRASE, generate,
+    CLIENT_KEY_PASSPHRASE, NOT_AFTER, NOT_BEFORE, Pki, SERVER_KEY_PASSPHRASE,
+    WRONG_SERVER_KEY_PASSPHRASE, generate,
 };
 
 use std::path::PathBuf;
@@ -51,6 +52,13 @@ pub enum Error {
         path: PathBuf,
         /// The OS error.
         source: std::io::Error,
+    },
+    /// No encryption of a key made the given wrong passphrase fail at the padding check
+    /// ([`encrypted_key_pem_refusing`]): the "wrong" passphrase is the right one.
+    #[error("no encryption of the key refuses the passphrase {wrong:?}: is it the key's own?")]
+    PassphraseNotRefused {
+        /// The passphrase that was meant to be refused.
+        wrong: String,
     },
     /// `openssl crl -hash` (used for hashed CRL directories) failed.
     #[error("openssl crl -hash failed for {}: {why}", path.display())]

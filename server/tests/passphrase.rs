@@ -13,11 +13,14 @@ use std::time::{Duration, Instant};
 use pgssl_testkit::*;
 
 const PASS: &str = "secret1";
+/// The passphrase the refusal tests give; the key is encrypted so that it fails as
+/// `bad decrypt` every time.
+const WRONG: &str = "wrong";
 
 fn protected() -> (Data, Identity) {
     let id = Identity::self_signed("localhost", ec_key());
     let data = Data::with(&id);
-    data.write_mode("server.key", &id.encrypted_key_pem(PASS), 0o600);
+    data.write_mode("server.key", &id.encrypted_key_pem(PASS, WRONG), 0o600);
     (data, id)
 }
 
@@ -36,7 +39,7 @@ fn command_supplies_the_passphrase() {
 #[test]
 fn wrong_passphrase_and_failing_command_refuse_to_start() {
     let (data, _) = protected();
-    let log = Spawn::with(&["ssl=on", "ssl_passphrase_command=echo wrong"])
+    let log = Spawn::with(&["ssl=on", &format!("ssl_passphrase_command=echo {WRONG}")])
         .start(&data)
         .refused();
     assert_log_ends_with(

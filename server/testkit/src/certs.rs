@@ -73,13 +73,12 @@ impl Identity {
         self.key.private_key_to_pem_pkcs8().expect("key PEM")
     }
 
-    /// The key encrypted with `passphrase` (AES-256-CBC, PKCS#8).
-    pub fn encrypted_key_pem(&self, passphrase: &str) -> Vec<u8> {
-        self.key
-            .private_key_to_pem_pkcs8_passphrase(
-                openssl::symm::Cipher::aes_256_cbc(),
-                passphrase.as_bytes(),
-            )
+    /// The key encrypted with `passphrase` (AES-256-CBC, PKCS#8) so that `wrong` is always
+    /// refused at the padding check, with OpenSSL's `bad decrypt`
+    /// ([`pgssl_pki::Identity::encrypted_key_pem_refusing`]).
+    pub fn encrypted_key_pem(&self, passphrase: &str, wrong: &str) -> Vec<u8> {
+        self.0
+            .encrypted_key_pem_refusing(passphrase, wrong)
             .expect("encrypted key PEM")
     }
 
