@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 fn config(profile: Profile, ssl: bool) -> NegotiateConfig {
     NegotiateConfig {
-        rules: profile.rules(),
+        behaviour: profile.behaviour(),
         ssl_loaded: ssl,
         socket: SocketKind::Tcp,
         tls_version_range: ("TLSv1.2".into(), "TLSv1.3".into()),

@@ -20,7 +20,7 @@ use arbitrary::Arbitrary;
 use pgssl_server::negotiate::{
     Action, Event, NegotiateConfig, Negotiator, SocketKind, StartupInfo, TlsFailure,
 };
-use pgssl_server::profile::{PipelinedAfterSsl, Profile, RequestBookkeeping, Rules};
+use pgssl_server::profile::{PipelinedAfterSsl, Profile, RequestBookkeeping, Behaviour};
 use pgssl_server::wire::backend::decode_v2_error;
 use pgssl_server::wire::frontend::frame_startup_packet;
 use pgssl_server::wire::{
@@ -49,7 +49,7 @@ impl ServerChoice {
 
     fn config(&self) -> NegotiateConfig {
         NegotiateConfig {
-            rules: self.profile().rules(),
+            behaviour: self.profile().behaviour(),
             ssl_loaded: self.ssl_loaded,
             socket: if self.unix {
                 SocketKind::Unix
@@ -175,7 +175,7 @@ enum LayerKind {
 /// the next [`TlsOutcome`] from its script.
 pub struct Driver {
     choice: ServerChoice,
-    rules: &'static Rules,
+    behaviour: &'static Behaviour,
     m: Negotiator,
     tls_script: Vec<TlsOutcome>,
     /// Bytes received on the current layer, in order.
@@ -200,7 +200,7 @@ impl Driver {
         tls_script.reverse();
         Self {
             choice,
-            rules: choice.profile().rules(),
+            behaviour: choice.profile().behaviour(),
             m: Negotiator::new(choice.config()),
             tls_script,
             stream: Vec::new(),
@@ -285,7 +285,7 @@ impl Driver {
     }
 
     fn direct_possible(&self) -> bool {
-        self.layer == LayerKind::Plain && self.rules.direct_ssl
+        self.layer == LayerKind::Plain && self.behaviour.direct_ssl
     }
 
     fn on_action(&mut self, action: Action) {
@@ -330,7 +330,7 @@ impl Driver {
             (Kind::Ssl | Kind::Gss, b'N') => {}
             other => panic!("reply {other:?} to packet {index}"),
         }
-        if self.rules.request_bookkeeping == RequestBookkeeping::Sticky {
+        if self.behaviour.request_bookkeeping == RequestBookkeeping::Sticky {
             let same_kind = shadow.packets[..index].iter().any(|p| p.0 == kind);
             assert!(!same_kind, "{kind:?} answered twice on one layer");
         }
@@ -341,7 +341,7 @@ impl Driver {
         assert!(self.ssl_possible(), "TLS started though SSL is unavailable");
         assert_eq!(self.layer, LayerKind::Plain, "TLS started twice");
         let pipelined = if direct {
-            assert!(self.rules.direct_ssl && self.replies.is_empty());
+            assert!(self.behaviour.direct_ssl && self.replies.is_empty());
             assert_eq!(self.stream.first(), Some(&TLS_HANDSHAKE_RECORD));
             // The whole stream so far is the ClientHello's start.
             assert_eq!(prefix, self.stream);
@@ -352,7 +352,7 @@ impl Driver {
             // Everything after the SSLRequest is either handed to TLS or still buffered.
             assert_eq!(prefix.len() + self.m.buffered_len(), after.len());
             assert_eq!(prefix, after[..prefix.len()]);
-            if self.rules.pipelined_after_ssl == PipelinedAfterSsl::RefuseAfterHandshake {
+            if self.behaviour.pipelined_after_ssl == PipelinedAfterSsl::RefuseAfterHandshake {
                 assert!(prefix.is_empty());
             }
             self.m.buffered_len()

@@ -88,7 +88,12 @@ fn read_hba(settings: &Settings, ca_store: bool) -> (Result<HbaConfig, ()>, Vec<
     let mut log: Vec<LogRecord> = load.diagnostics.iter().map(record).collect();
     let mut result = load.into_result().map_err(|_| ());
     if let Ok(config) = &result {
-        if settings.profile.rules().clientcert_store_checked_at_load && !ca_store {
+        if settings
+            .profile
+            .behaviour()
+            .clientcert_store_checked_at_load
+            && !ca_store
+        {
             let unchecked: Vec<LogRecord> = config
                 .rows
                 .iter()
@@ -286,7 +291,7 @@ impl Run<'_> {
                 format!("authentication failed for user \"{user}\": invalid authentication method"),
             ),
         };
-        let cdetail = match self.client.profile.rules().auth_failed_detail {
+        let cdetail = match self.client.profile.behaviour().auth_failed_detail {
             AuthFailedDetail::None => None,
             AuthFailedDetail::Line => Some(format!(
                 "Connection matched pg_hba.conf line {}: \"{}\"",
@@ -473,7 +478,7 @@ fn finish(mut run: Run<'_>, rules: &AuthRules, row: &HbaRow) -> Verdict {
     }
     if client.log_connections
         && !identified
-        && client.profile.rules().log_unidentified_authentication
+        && client.profile.behaviour().log_unidentified_authentication
     {
         run.note(format!(
             "connection authenticated: user=\"{}\" method={} ({})",

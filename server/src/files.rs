@@ -52,7 +52,7 @@ pub fn check_key_permissions(settings: &Settings) -> Result<(), Error> {
         )));
     }
     let (uid, mode) = (meta.uid(), meta.mode());
-    if settings.profile.rules().key_permissions == KeyPermissions::NoGroupOrWorld {
+    if settings.profile.behaviour().key_permissions == KeyPermissions::NoGroupOrWorld {
         // The seed document: "the permissions on server.key must disallow any access to
         // world or group".
         if mode & 0o077 != 0 {
@@ -258,7 +258,7 @@ fn setting_or_implicit(settings: &Settings, value: &str, implicit: &str) -> Opti
         });
     }
     let path = settings.resolve(implicit);
-    (settings.profile.rules().implicit_root_files && path.exists()).then(|| ServerFile {
+    (settings.profile.behaviour().implicit_root_files && path.exists()).then(|| ServerFile {
         name: implicit.to_owned(),
         path,
         implicit: true,

@@ -18,7 +18,8 @@ use std::collections::VecDeque;
 
 use crate::log::LogRecord;
 use crate::profile::{
-    AsciiCleaning, CancelLength, NegotiatedVersion, PipelinedAfterSsl, RequestBookkeeping, Rules,
+    AsciiCleaning, Behaviour, CancelLength, NegotiatedVersion, PipelinedAfterSsl,
+    RequestBookkeeping,
 };
 use crate::wire::backend::encode_v2_error;
 use crate::wire::frontend::{PacketFrame, frame_startup_packet};
@@ -44,7 +45,7 @@ pub enum SocketKind {
 #[derive(Clone, Debug)]
 pub struct NegotiateConfig {
     /// The profile's rules.
-    pub rules: &'static Rules,
+    pub behaviour: &'static Behaviour,
     /// SSL is on and its context loaded (PostgreSQL's `LoadedSSL`).
     pub ssl_loaded: bool,
     /// The socket kind.
@@ -249,8 +250,8 @@ impl Negotiator {
         self.buf.len()
     }
 
-    fn rules(&self) -> &'static Rules {
-        self.config.rules
+    fn behaviour(&self) -> &'static Behaviour {
+        self.config.behaviour
     }
 
     fn emit(&mut self, action: Action) {
@@ -293,7 +294,7 @@ impl Negotiator {
         while self.phase == Phase::Reading && !self.buf.is_empty() {
             if self.first_packet {
                 self.first_packet = false;
-                if self.rules().direct_ssl && self.buf[0] == TLS_HANDSHAKE_RECORD {
+                if self.behaviour().direct_ssl && self.buf[0] == TLS_HANDSHAKE_RECORD {
                     self.start_direct_ssl();
                     return;
                 }
@@ -346,7 +347,7 @@ impl Negotiator {
     }
 
     fn on_cancel(&mut self, cancel: CancelRequest) {
-        match self.rules().cancel_length {
+        match self.behaviour().cancel_length {
             CancelLength::Fixed16 if cancel.payload.len() != 8 => {
                 self.commerror("invalid length of startup packet");
             }
@@ -379,7 +380,7 @@ impl Negotiator {
             REPLY_NO
         }]));
         if accept {
-            let prefix = match self.rules().pipelined_after_ssl {
+            let prefix = match self.behaviour().pipelined_after_ssl {
                 PipelinedAfterSsl::RefuseAfterHandshake => Vec::new(),
                 PipelinedAfterSsl::FeedIntoTls => std::mem::take(&mut self.buf),
             };
@@ -394,7 +395,7 @@ impl Negotiator {
             return;
         }
         self.ssl_done = true;
-        if self.rules().request_bookkeeping == RequestBookkeeping::Recomputed {
+        if self.behaviour().request_bookkeeping == RequestBookkeeping::Recomputed {
             // 15: ProcessStartupPacket(port, true, SSLok == 'S').
             self.gss_done = false;
         }
@@ -407,7 +408,7 @@ impl Negotiator {
             return;
         }
         self.gss_done = true;
-        if self.rules().request_bookkeeping == RequestBookkeeping::Recomputed {
+        if self.behaviour().request_bookkeeping == RequestBookkeeping::Recomputed {
             // 15: ProcessStartupPacket(port, GSSok == 'G', true).
             self.ssl_done = false;
         }
@@ -528,8 +529,8 @@ impl Negotiator {
     }
 
     fn on_startup(&mut self, requested: ProtocolVersion, raw: &[u8]) {
-        let rules = self.rules();
-        let latest = rules.latest_protocol;
+        let behaviour = self.behaviour();
+        let latest = behaviour.latest_protocol;
         if requested.major() != latest.major() {
             let message = format!(
                 "unsupported frontend protocol {requested}: server supports {}.0 to {}.{}",
@@ -590,7 +591,8 @@ impl Negotiator {
                 name if name.starts_with(b"_pq_.") => unrecognized.push(p.name_lossy()),
                 name => {
                     if name == b"application_name" {
-                        info.application_name = Some(clean_ascii(&p.value, rules.ascii_cleaning));
+                        info.application_name =
+                            Some(clean_ascii(&p.value, behaviour.ascii_cleaning));
                     }
                     info.settings.push((p.name_lossy(), value));
                 }
@@ -605,7 +607,7 @@ impl Negotiator {
             return;
         }
         if requested.minor() > latest.minor() || !unrecognized.is_empty() {
-            let newest = match rules.negotiated_version {
+            let newest = match behaviour.negotiated_version {
                 NegotiatedVersion::Latest => latest,
                 NegotiatedVersion::RequestedCapped => info.version,
             };

@@ -1,7 +1,7 @@
 //! Behaviour profiles: which PostgreSQL the reference server behaves like, and the one table
 //! of rules in which those versions differ.
 //!
-//! Code that depends on the version asks the profile's [`Rules`] for a value; it never tests
+//! Code that depends on the version asks the profile's [`Behaviour`] for a value; it never tests
 //! the profile itself. Adding a version means adding one row here.
 
 use crate::known_settings;
@@ -90,7 +90,7 @@ pub enum KeyPermissions {
 
 /// Everything that differs between the profiles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rules {
+pub struct Behaviour {
     /// The profile's name in settings, logs and snapshots: `seed`, `15`, `18`.
     pub name: &'static str,
     /// The private-key permission rule.
@@ -162,7 +162,7 @@ pub enum AuthFailedDetail {
     FileAndLine,
 }
 
-const PG15: Rules = Rules {
+const PG15: Behaviour = Behaviour {
     name: "15",
     key_permissions: KeyPermissions::OwnerOrRoot,
     server_version: "15.18 (pgssl)",
@@ -191,7 +191,7 @@ const PG15: Rules = Rules {
     clientcert_store_checked_at_load: false,
 };
 
-const PG18: Rules = Rules {
+const PG18: Behaviour = Behaviour {
     name: "18",
     key_permissions: KeyPermissions::OwnerOrRoot,
     server_version: "18.4 (pgssl)",
@@ -220,7 +220,7 @@ const PG18: Rules = Rules {
     clientcert_store_checked_at_load: false,
 };
 
-const SEED: Rules = Rules {
+const SEED: Behaviour = Behaviour {
     name: "seed",
     key_permissions: KeyPermissions::NoGroupOrWorld,
     server_version: "15.18 (pgssl seed profile)",
@@ -233,11 +233,11 @@ const SEED: Rules = Rules {
 };
 
 impl Profile {
-    /// Every profile, oldest rules first.
+    /// Every profile, oldest first.
     pub const ALL: [Profile; 3] = [Profile::Seed, Profile::Pg15, Profile::Pg18];
 
-    /// The profile's rules.
-    pub fn rules(self) -> &'static Rules {
+    /// What this profile's version does, row by row of the profile table.
+    pub fn behaviour(self) -> &'static Behaviour {
         match self {
             Self::Seed => &SEED,
             Self::Pg15 => &PG15,
@@ -249,12 +249,12 @@ impl Profile {
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL
             .into_iter()
-            .find(|p| p.rules().name.eq_ignore_ascii_case(name))
+            .find(|p| p.behaviour().name.eq_ignore_ascii_case(name))
     }
 
     /// The profile's name.
     pub fn name(self) -> &'static str {
-        self.rules().name
+        self.behaviour().name
     }
 }
 
@@ -278,7 +278,7 @@ mod tests {
 
     #[test]
     fn seed_rides_on_fifteens_wire_rules() {
-        let (seed, pg15) = (Profile::Seed.rules(), Profile::Pg15.rules());
+        let (seed, pg15) = (Profile::Seed.behaviour(), Profile::Pg15.behaviour());
         assert_eq!(seed.pipelined_after_ssl, pg15.pipelined_after_ssl);
         assert_eq!(seed.latest_protocol, pg15.latest_protocol);
         assert!(seed.implicit_root_files && !pg15.implicit_root_files);

@@ -81,7 +81,7 @@ pub fn respond(query: &str, view: &SessionView<'_>) -> Vec<BackendMessage> {
 fn version_string(view: &SessionView<'_>) -> String {
     format!(
         "PostgreSQL {} on {}-linux, compiled by rustc, 64-bit",
-        view.settings.profile.rules().server_version,
+        view.settings.profile.behaviour().server_version,
         std::env::consts::ARCH
     )
 }
@@ -112,8 +112,14 @@ fn rows(columns: &[(&str, u32)], data: Vec<Vec<Option<String>>>) -> Vec<BackendM
 fn show(name: &str, view: &SessionView<'_>) -> Vec<BackendMessage> {
     let value = match name {
         "ssl_library" => Some("OpenSSL".to_owned()),
-        "server_version" => Some(view.settings.profile.rules().server_version.to_owned()),
-        "server_version_num" => Some(view.settings.profile.rules().server_version_num.to_owned()),
+        "server_version" => Some(view.settings.profile.behaviour().server_version.to_owned()),
+        "server_version_num" => Some(
+            view.settings
+                .profile
+                .behaviour()
+                .server_version_num
+                .to_owned(),
+        ),
         "session_authorization" => Some(view.user.to_owned()),
         _ => view.settings.show(name),
     };

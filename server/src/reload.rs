@@ -48,12 +48,12 @@ impl Reloader {
         }
         let mut live = reread.settings.clone();
         live.port = old.settings.port;
-        let rules = live.profile.rules();
-        let tls = if !rules.reload_ssl_files {
+        let behaviour = live.profile.behaviour();
+        let tls = if !behaviour.reload_ssl_files {
             if old.settings.ssl {
                 log(&LogRecord::log(format!(
                     "SSL files are read only at server start in profile \"{}\": \"{}\", \"{}\" and any root.crt or root.crl were not re-read",
-                    rules.name, old.settings.ssl_cert_file, old.settings.ssl_key_file
+                    behaviour.name, old.settings.ssl_cert_file, old.settings.ssl_key_file
                 )));
             }
             old.tls.clone()

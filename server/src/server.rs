@@ -323,7 +323,7 @@ async fn serve_connection(shared: Arc<Shared>, transport: Transport, peer: Peer)
         Transport::Tcp(_) | Transport::Tls(_) => SocketKind::Tcp,
     };
     let mut machine = Negotiator::new(NegotiateConfig {
-        rules: settings.profile.rules(),
+        behaviour: settings.profile.behaviour(),
         ssl_loaded: shared.tls.is_some(),
         socket: kind,
         tls_version_range: settings.tls_version_range(),

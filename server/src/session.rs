@@ -68,7 +68,7 @@ async fn serve(
     deadline: Instant,
 ) -> Result<(), SessionError> {
     let settings = &shared.settings;
-    let rules = settings.profile.rules();
+    let behaviour = settings.profile.behaviour();
     let tls = stream.tls_facts();
     let cert: Option<X509> = match &*stream {
         Transport::Tls(s) => s.ssl().peer_certificate(),
@@ -86,14 +86,14 @@ async fn serve(
         log_connections: settings.log_connections,
     };
     authenticate(shared, stream, &mut inbox, &client, pid, deadline).await?;
-    let mut key = vec![0u8; replies::cancel_key_len(rules, info)];
+    let mut key = vec![0u8; replies::cancel_key_len(behaviour, info)];
     openssl::rand::rand_bytes(&mut key).map_err(|_| SessionError::CancelKeyUnavailable)?;
     let client_encoding = replies::client_encoding(info)?;
     if settings.log_connections {
         let line = replies::authorized_line(info, tls.as_ref());
         shared.log(pid, &LogRecord::log(line));
     }
-    let reply = replies::startup_reply(info, rules, client_encoding, pid, &key);
+    let reply = replies::startup_reply(info, behaviour, client_encoding, pid, &key);
     // Registered before the client can see the key: a CancelRequest sent the moment
     // BackendKeyData arrives must find the session (as the postmaster knows a backend's key
     // before the backend reports it). `end` forgets it.

@@ -47,7 +47,7 @@ pub fn build_context(
     mode: LoadMode,
     notes: &mut Vec<LogRecord>,
 ) -> Result<SslContext, Error> {
-    let rules = settings.profile.rules();
+    let behaviour = settings.profile.behaviour();
     let mut ctx = SslContextBuilder::new(SslMethod::tls_server()).map_err(|e| {
         Error::tls(format!(
             "could not create SSL context: {}",
@@ -131,7 +131,7 @@ pub fn build_context(
     // 8. Ciphers for TLS 1.2 and below; 18's TLS 1.3 suites. pgssl never changes the
     // security level: `@SECLEVEL=` in ssl_ciphers or OPENSSL_CONF does.
     ctx.set_cipher_list(&settings.ssl_ciphers)
-        .map_err(|_| Error::tls(rules.cipher_list_error))?;
+        .map_err(|_| Error::tls(behaviour.cipher_list_error))?;
     if !settings.ssl_tls13_ciphers.is_empty() {
         ctx.set_ciphersuites(&settings.ssl_tls13_ciphers)
             .map_err(|_| {
@@ -173,7 +173,7 @@ pub fn build_context(
     // 10. CRL file and directory (the directory is read lazily by OpenSSL).
     load_crls(&mut ctx, settings, ca_loaded, notes)?;
 
-    if rules.alpn {
+    if behaviour.alpn {
         ctx.set_alpn_select_callback(|_, client| {
             openssl::ssl::select_next_proto(ALPN_WIRE, client).ok_or(AlpnError::ALERT_FATAL)
         });
@@ -248,7 +248,7 @@ fn load_crls(
 
 fn set_groups(ctx: &mut SslContextBuilder, settings: &Settings) -> Result<(), Error> {
     let groups = &settings.ssl_groups;
-    match settings.profile.rules().groups_error {
+    match settings.profile.behaviour().groups_error {
         GroupsError::UnrecognizedCurve => {
             // 15's initialize_ecdh: one short name (OBJ_sn2nid), which must then make an EC
             // key (EC_KEY_new_by_curve_name): X25519 is known to OpenSSL but is not an EC

@@ -59,7 +59,7 @@ pub fn load(data_directory: &Path, cli: &[(String, String)]) -> Result<Loaded, E
     if !settings.ignored.is_empty() {
         log.push(LogRecord::log(format!(
             "settings known to PostgreSQL {} but not used by pgssl, ignored: {}",
-            profile.rules().name,
+            profile.behaviour().name,
             settings
                 .ignored
                 .iter()

@@ -4,7 +4,7 @@
 //! Values come from `DATADIR/postgresql.conf` (see [`load`]) and the command line
 //! (`-c name=value`, `-p`, `-h`, `-k`), which wins. Names and messages follow PostgreSQL's GUC
 //! system, so a value PostgreSQL would refuse is refused with the same words; which names
-//! exist is the profile's (`Rules::known_settings`).
+//! exist is the profile's (`Behaviour::known_settings`).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -192,28 +192,31 @@ impl Settings {
 
     /// The settings pgssl uses that exist in this profile, by their current names.
     pub fn supported_names(&self) -> impl Iterator<Item = &'static str> + '_ {
-        SUPPORTED
-            .iter()
-            .copied()
-            .filter(|n| *n == "pgssl.profile" || is_known(self.profile.rules().known_settings, n))
+        SUPPORTED.iter().copied().filter(|n| {
+            *n == "pgssl.profile" || is_known(self.profile.behaviour().known_settings, n)
+        })
     }
 
     /// Whether changing `name` needs a restart under this profile.
     pub fn needs_restart(&self, name: &str) -> bool {
         RESTART_ONLY.contains(&name)
-            || (self.profile.rules().ssl_settings_need_restart && name.starts_with("ssl"))
+            || (self.profile.behaviour().ssl_settings_need_restart && name.starts_with("ssl"))
     }
 
     /// The name `name` stands for in this profile (old aliases mapped), lower-cased, and
     /// whether PostgreSQL would accept it: `Err` as PostgreSQL words the refusal.
     pub fn canonical_name(&self, name: &str) -> Result<String, Error> {
         let lower = name.to_ascii_lowercase();
-        let rules = self.profile.rules();
-        let canonical = match rules.setting_aliases.iter().find(|(old, _)| *old == lower) {
+        let behaviour = self.profile.behaviour();
+        let canonical = match behaviour
+            .setting_aliases
+            .iter()
+            .find(|(old, _)| *old == lower)
+        {
             Some((_, new)) => (*new).to_owned(),
             None => lower,
         };
-        if canonical == "pgssl.profile" || is_known(rules.known_settings, &canonical) {
+        if canonical == "pgssl.profile" || is_known(behaviour.known_settings, &canonical) {
             return Ok(canonical);
         }
         match canonical.split_once('.') {
@@ -399,7 +402,7 @@ impl Settings {
     /// An integer setting, worded for the profile when out of range.
     fn int(&self, name: &str, value: &str, min: i32, max: i32, unit: Unit) -> Result<i32, Error> {
         value::validate_int(name, value, &IntSpec { min, max, unit }).map_err(|e| {
-            let e = if self.profile.rules().unit_on_range_bounds {
+            let e = if self.profile.behaviour().unit_on_range_bounds {
                 e
             } else {
                 e.with_unitless_bounds()
@@ -512,7 +515,7 @@ mod tests {
     fn known_settings_are_sorted_and_unique() {
         // `is_known` searches them.
         for profile in Profile::ALL {
-            let known = profile.rules().known_settings;
+            let known = profile.behaviour().known_settings;
             assert!(known.windows(2).all(|w| w[0] < w[1]), "{profile:?}");
             assert!(known.iter().all(|n| is_known(known, n)));
             assert!(!is_known(known, "no_such_setting"));

@@ -6,7 +6,7 @@ use crate::wire::{CancelRequest, StartupMessage};
 
 fn config(profile: Profile, ssl: bool, socket: SocketKind) -> NegotiateConfig {
     NegotiateConfig {
-        rules: profile.rules(),
+        behaviour: profile.behaviour(),
         ssl_loaded: ssl,
         socket,
         tls_version_range: ("TLSv1.2".into(), "TLSv1.3".into()),

@@ -5,7 +5,7 @@
 
 use crate::config::value;
 use crate::negotiate::{Replication, StartupInfo};
-use crate::profile::Rules;
+use crate::profile::Behaviour;
 use crate::query::{self, SessionView};
 use crate::tls::TlsFacts;
 use crate::wire::backend::Authentication;
@@ -21,8 +21,8 @@ const SHORT_CANCEL_KEY: usize = 4;
 const EXTENDED_PROTOCOL: &[u8] = b"PBEDCHFd";
 
 /// How long the cancel key is for the protocol version the client speaks.
-pub(super) fn cancel_key_len(rules: &Rules, info: &StartupInfo) -> usize {
-    match rules.long_cancel_key_from {
+pub(super) fn cancel_key_len(behaviour: &Behaviour, info: &StartupInfo) -> usize {
+    match behaviour.long_cancel_key_from {
         Some(from) if info.version >= from => LONG_CANCEL_KEY,
         _ => SHORT_CANCEL_KEY,
     }
@@ -50,7 +50,7 @@ pub(super) fn client_encoding(info: &StartupInfo) -> Result<&'static str, Sessio
 /// NOTICE if it was truncated, the ParameterStatus reports, BackendKeyData and ReadyForQuery.
 pub(super) fn startup_reply(
     info: &StartupInfo,
-    rules: &Rules,
+    behaviour: &Behaviour,
     client_encoding: &str,
     pid: u32,
     key: &[u8],
@@ -76,13 +76,13 @@ pub(super) fn startup_reply(
         ("IntervalStyle", "postgres".into()),
         ("is_superuser", "on".into()),
         ("server_encoding", "UTF8".into()),
-        ("server_version", rules.server_version.into()),
+        ("server_version", behaviour.server_version.into()),
         ("session_authorization", info.user.clone()),
         ("standard_conforming_strings", "on".into()),
         ("TimeZone", "Etc/UTC".into()),
     ];
     reported.extend(
-        rules
+        behaviour
             .extra_reported
             .iter()
             .map(|(n, v)| (*n, (*v).to_owned())),
