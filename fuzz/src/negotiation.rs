@@ -20,7 +20,7 @@ use arbitrary::Arbitrary;
 use pgssl_server::negotiate::{
     Action, Event, NegotiateConfig, Negotiator, SocketKind, StartupInfo, TlsFailure,
 };
-use pgssl_server::profile::{PipelinedAfterSsl, Profile, RequestBookkeeping, Behaviour};
+use pgssl_server::profile::{Behaviour, PipelinedAfterSsl, Profile, RequestBookkeeping};
 use pgssl_server::wire::backend::decode_v2_error;
 use pgssl_server::wire::frontend::frame_startup_packet;
 use pgssl_server::wire::{
