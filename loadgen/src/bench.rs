@@ -10,7 +10,7 @@ use openssl::ssl::SslVersion;
 use pgssl_server::wire::{ProtocolVersion, StartupMessage, StartupPacket};
 
 use crate::ceiling::crypto_limit;
-use crate::drive::{self, Mode, Peer};
+use crate::drive::{self, Endpoint, Mode};
 use crate::report::{self, Measured};
 use crate::stats::Totals;
 use crate::{Error, affinity, procfs};
@@ -78,7 +78,7 @@ pub fn run(servers: &[Server], options: &Options, key: &PKey<Private>) -> Result
         &[("user", options.user.as_str()), ("database", "postgres")],
     ))
     .to_bytes();
-    let peer = |s: &Server| Peer {
+    let endpoint = |s: &Server| Endpoint {
         addr: s.addr,
         mode: s.mode,
         startup: &startup,
@@ -96,7 +96,7 @@ pub fn run(servers: &[Server], options: &Options, key: &PKey<Private>) -> Result
             }
             // Warm-up: a few connections, not counted.
             let warm = drive::load(
-                peer(s),
+                endpoint(s),
                 options.clients,
                 &connector,
                 Duration::from_millis(300),
@@ -111,7 +111,7 @@ pub fn run(servers: &[Server], options: &Options, key: &PKey<Private>) -> Result
             let before = s.pid.and_then(procfs::cpu_ticks);
             let started = Instant::now();
             let r = drive::load(
-                peer(s),
+                endpoint(s),
                 options.clients,
                 &connector,
                 Duration::from_secs_f64(options.duration),
@@ -131,7 +131,7 @@ pub fn run(servers: &[Server], options: &Options, key: &PKey<Private>) -> Result
     let mut results = Vec::new();
     for (s, t) in servers.iter().zip(totals.iter_mut()) {
         let (rss, pss) = if options.idle > 0 && s.mode != Mode::Plain {
-            idle_memory(s, peer(s), options.idle, &connector)
+            idle_memory(s, endpoint(s), options.idle, &connector)
         } else {
             (None, None)
         };
@@ -178,7 +178,7 @@ pub fn run(servers: &[Server], options: &Options, key: &PKey<Private>) -> Result
 /// memory (sum of VmRSS, and of Pss) per connection, in KiB.
 fn idle_memory(
     server: &Server,
-    peer: Peer<'_>,
+    endpoint: Endpoint<'_>,
     count: usize,
     connector: &openssl::ssl::SslConnector,
 ) -> (Option<f64>, Option<f64>) {
@@ -187,7 +187,7 @@ fn idle_memory(
     };
     std::thread::sleep(Duration::from_millis(300));
     let before = procfs::memory_kib(pid);
-    let held = drive::hold_idle(peer, count, connector);
+    let held = drive::hold_idle(endpoint, count, connector);
     // A bare-TLS server such as s_server -www serves one connection at a time: its figure is
     // not comparable, so only a full set counts.
     if held.len() < count {

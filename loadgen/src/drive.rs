@@ -73,7 +73,7 @@ impl Tally {
 
 /// One server as the connections see it.
 #[derive(Clone, Copy, Debug)]
-pub struct Peer<'a> {
+pub struct Endpoint<'a> {
     /// Where it listens.
     pub addr: SocketAddr,
     /// What a connection does.
@@ -82,9 +82,14 @@ pub struct Peer<'a> {
     pub startup: &'a [u8],
 }
 
-/// Runs `clients` threads (at least one) completing connections to `peer` for `duration`.
+/// Runs `clients` threads (at least one) completing connections to `endpoint` for `duration`.
 /// A thread whose first thousand connections all failed stops them all.
-pub fn load(peer: Peer<'_>, clients: usize, connector: &SslConnector, duration: Duration) -> Tally {
+pub fn load(
+    endpoint: Endpoint<'_>,
+    clients: usize,
+    connector: &SslConnector,
+    duration: Duration,
+) -> Tally {
     let deadline = Instant::now() + duration;
     let stop = AtomicBool::new(false);
     let tallies: Vec<Tally> = std::thread::scope(|s| {
@@ -95,7 +100,7 @@ pub fn load(peer: Peer<'_>, clients: usize, connector: &SslConnector, duration: 
                     let mut r = Tally::default();
                     while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
                         let t = Instant::now();
-                        match connection(peer, connector) {
+                        match connection(endpoint, connector) {
                             Ok(()) => {
                                 r.ok += 1;
                                 r.latencies.push(t.elapsed().as_secs_f64() * 1000.0);
@@ -129,21 +134,23 @@ pub fn load(peer: Peer<'_>, clients: usize, connector: &SslConnector, duration: 
 pub const TERMINATE: &[u8] = &[b'X', 0, 0, 0, 4];
 
 /// One complete connection.
-pub fn connection(peer: Peer<'_>, connector: &SslConnector) -> Result<(), Error> {
-    let mut tcp = TcpStream::connect(peer.addr).map_err(Error::io("connect"))?;
+pub fn connection(endpoint: Endpoint<'_>, connector: &SslConnector) -> Result<(), Error> {
+    let mut tcp = TcpStream::connect(endpoint.addr).map_err(Error::io("connect"))?;
     tcp.set_nodelay(true).map_err(Error::SocketOption)?;
     tcp.set_read_timeout(Some(Duration::from_secs(10)))
         .map_err(Error::SocketOption)?;
-    match peer.mode {
+    match endpoint.mode {
         Mode::Plain => {
-            tcp.write_all(peer.startup).map_err(Error::io("startup"))?;
+            tcp.write_all(endpoint.startup)
+                .map_err(Error::io("startup"))?;
             read_until_ready(&mut tcp)?;
             tcp.write_all(TERMINATE).map_err(Error::io("terminate"))
         }
         Mode::PgTls => {
             ssl_request(&mut tcp)?;
             let mut ssl = tls_connect(connector, tcp)?;
-            ssl.write_all(peer.startup).map_err(Error::io("startup"))?;
+            ssl.write_all(endpoint.startup)
+                .map_err(Error::io("startup"))?;
             read_until_ready(&mut ssl)?;
             ssl.write_all(TERMINATE).map_err(Error::io("terminate"))?;
             let _ = ssl.shutdown();
@@ -206,28 +213,28 @@ pub fn read_until_ready(stream: &mut impl Read) -> Result<(), Error> {
     }
 }
 
-/// Opens up to `count` TLS connections to `peer` through to ReadyForQuery (or the
+/// Opens up to `count` TLS connections to `endpoint` through to ReadyForQuery (or the
 /// handshake, for bare TLS) and returns those that got there, open; stops at the first that
 /// does not.
 pub fn hold_idle(
-    peer: Peer<'_>,
+    endpoint: Endpoint<'_>,
     count: usize,
     connector: &SslConnector,
 ) -> Vec<SslStream<TcpStream>> {
     let mut held = Vec::new();
     for _ in 0..count {
-        let Ok(mut tcp) = TcpStream::connect(peer.addr) else {
+        let Ok(mut tcp) = TcpStream::connect(endpoint.addr) else {
             break;
         };
         let _ = tcp.set_read_timeout(Some(Duration::from_secs(3)));
-        if peer.mode == Mode::PgTls && ssl_request(&mut tcp).is_err() {
+        if endpoint.mode == Mode::PgTls && ssl_request(&mut tcp).is_err() {
             break;
         }
         let Ok(mut ssl) = tls_connect(connector, tcp) else {
             break;
         };
-        if peer.mode == Mode::PgTls
-            && (ssl.write_all(peer.startup).is_err() || read_until_ready(&mut ssl).is_err())
+        if endpoint.mode == Mode::PgTls
+            && (ssl.write_all(endpoint.startup).is_err() || read_until_ready(&mut ssl).is_err())
         {
             break;
         }
@@ -272,13 +279,13 @@ mod tests {
 
     #[test]
     fn an_ssl_request_answered_n_is_refused() {
-        struct Peer(Vec<u8>, &'static [u8]);
-        impl Read for Peer {
+        struct Scripted(Vec<u8>, &'static [u8]);
+        impl Read for Scripted {
             fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
                 self.1.read(buf)
             }
         }
-        impl Write for Peer {
+        impl Write for Scripted {
             fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
                 self.0.write(buf)
             }
@@ -286,10 +293,10 @@ mod tests {
                 Ok(())
             }
         }
-        let mut s = Peer(Vec::new(), b"S");
+        let mut s = Scripted(Vec::new(), b"S");
         assert!(ssl_request(&mut s).is_ok());
         assert_eq!(s.0, [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
-        let mut n = Peer(Vec::new(), b"N");
+        let mut n = Scripted(Vec::new(), b"N");
         assert!(matches!(ssl_request(&mut n), Err(Error::SslRefused(b'N'))));
     }
 

@@ -5,7 +5,7 @@
 //! log-only DETAIL.
 //!
 //! Everything here is sans-IO: [`check`] decides from the facts of a connection, and only a
-//! `password` row needs a round trip ([`Step::AskPassword`], then [`check_password`]).
+//! `password` row needs a round trip ([`AuthStep::AskPassword`], then [`check_password`]).
 //!
 //! pgssl has no roles and so no stored passwords: a `password` row asks for the cleartext
 //! password and then fails as PostgreSQL does for a role without one
@@ -229,7 +229,7 @@ pub struct Verdict {
 
 /// What [`check`] needs next.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Step {
+pub enum AuthStep {
     /// Authentication finished.
     Done(Verdict),
     /// A `password` row: send AuthenticationCleartextPassword, read the reply, then call
@@ -391,7 +391,7 @@ pub fn matching_row<'r>(rules: &'r AuthRules, client: &Client<'_>) -> Option<&'r
 }
 
 /// `ClientAuthentication` up to the method's own exchange.
-pub fn check(rules: &AuthRules, client: &Client<'_>) -> Step {
+pub fn check(rules: &AuthRules, client: &Client<'_>) -> AuthStep {
     let run = Run {
         client,
         log: Vec::new(),
@@ -408,11 +408,11 @@ pub fn check(rules: &AuthRules, client: &Client<'_>) -> Step {
                 "no pg_hba.conf entry for host \"{host}\", user \"{user}\", database \"{db}\", {enc}"
             )
         };
-        return Step::Done(run.fatal(INVALID_AUTHORIZATION, message, None));
+        return AuthStep::Done(run.fatal(INVALID_AUTHORIZATION, message, None));
     };
     if row.clientcert != ClientCertMode::Off {
         if !client.ca_store {
-            return Step::Done(run.fatal(
+            return AuthStep::Done(run.fatal(
                 CONFIG_FILE_ERROR,
                 "client certificates can only be checked if a root certificate store is available"
                     .into(),
@@ -420,7 +420,7 @@ pub fn check(rules: &AuthRules, client: &Client<'_>) -> Step {
             ));
         }
         if client.cert.is_none() {
-            return Step::Done(run.fatal(
+            return AuthStep::Done(run.fatal(
                 INVALID_AUTHORIZATION,
                 "connection requires a valid client certificate".into(),
                 None,
@@ -438,12 +438,12 @@ pub fn check(rules: &AuthRules, client: &Client<'_>) -> Step {
                     "pg_hba.conf rejects connection for host \"{host}\", user \"{user}\", database \"{db}\", {enc}"
                 )
             };
-            Step::Done(run.fatal(INVALID_AUTHORIZATION, message, None))
+            AuthStep::Done(run.fatal(INVALID_AUTHORIZATION, message, None))
         }
-        AuthMethod::Password => Step::AskPassword,
-        AuthMethod::Trust | AuthMethod::Cert => Step::Done(finish(run, rules, row)),
+        AuthMethod::Password => AuthStep::AskPassword,
+        AuthMethod::Trust | AuthMethod::Cert => AuthStep::Done(finish(run, rules, row)),
         // Methods pgssl parses but cannot run (md5 and SCRAM need stored passwords).
-        _ => Step::Done(run.auth_failed(row, None)),
+        _ => AuthStep::Done(run.auth_failed(row, None)),
     }
 }
 

@@ -17,7 +17,7 @@ use openssl::x509::X509;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{Instant, timeout_at};
 
-use crate::auth::{self, Client, Step, Verdict};
+use crate::auth::{self, AuthStep, Client, Verdict};
 use crate::log::LogRecord;
 use crate::negotiate::{Replication, StartupInfo};
 use crate::query::SessionView;
@@ -125,8 +125,8 @@ async fn authenticate(
     let step = auth::check(&shared.auth, client);
     drop(openssl::error::ErrorStack::get());
     let verdict = match step {
-        Step::Done(v) => Some(v),
-        Step::AskPassword => {
+        AuthStep::Done(v) => Some(v),
+        AuthStep::AskPassword => {
             let password = ask_password(stream, inbox, deadline).await?;
             auth::check_password(&shared.auth, client, password.as_deref())
         }

@@ -27,8 +27,8 @@ fn client<'a>(profile: Profile, user: &'a str, ssl: bool) -> Client<'a> {
     }
 }
 
-fn fatal(step: Step) -> (String, String, Option<String>) {
-    let Step::Done(Verdict {
+fn fatal(step: AuthStep) -> (String, String, Option<String>) {
+    let AuthStep::Done(Verdict {
         log,
         result: Err(e),
     }) = step
@@ -63,7 +63,7 @@ fn no_entry_and_reject_name_the_encryption() {
     );
     assert!(matches!(
         check(&r, &client(Profile::Pg15, "bob", true)),
-        Step::Done(Verdict { result: Ok(()), .. })
+        AuthStep::Done(Verdict { result: Ok(()), .. })
     ));
 }
 
@@ -88,7 +88,7 @@ fn client_certificate_checks_come_first() {
 fn password_fails_without_stored_passwords_with_the_row_in_the_detail() {
     let r = rules(Profile::Pg15, "host all all all password\n", "");
     let c = client(Profile::Pg15, "alice", false);
-    assert_eq!(check(&r, &c), Step::AskPassword);
+    assert_eq!(check(&r, &c), AuthStep::AskPassword);
     assert_eq!(check_password(&r, &c, None), None);
     let v = check_password(&r, &c, Some(b"secret")).expect("verdict");
     let Err(e) = v.result else { panic!() };
@@ -120,7 +120,7 @@ fn password_fails_without_stored_passwords_with_the_row_in_the_detail() {
 fn trust_is_logged_without_identity_from_18_on() {
     for (profile, expected) in [(Profile::Pg15, 0), (Profile::Pg18, 1)] {
         let r = rules(profile, "host all all all trust\n", "");
-        let Step::Done(v) = check(&r, &client(profile, "alice", false)) else {
+        let AuthStep::Done(v) = check(&r, &client(profile, "alice", false)) else {
             panic!()
         };
         assert_eq!(v.result, Ok(()));
