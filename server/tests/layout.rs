@@ -155,10 +155,19 @@ fn edges<'g>(graph: &'g BTreeMap<String, BTreeSet<String>>, module: &str) -> Vec
 #[test]
 fn server_modules_import_no_cycle() {
     let graph = server_module_graph();
-    assert!(graph.len() > 10, "read the modules of server/src: {graph:?}");
-    assert!(graph["server"].contains("negotiate"), "server uses negotiate");
+    assert!(
+        graph.len() > 10,
+        "read the modules of server/src: {graph:?}"
+    );
+    assert!(
+        graph["server"].contains("negotiate"),
+        "server uses negotiate"
+    );
     if let Some(cycle) = find_cycle(&graph) {
-        panic!("import cycle among server/src modules: {}", cycle.join(" -> "));
+        panic!(
+            "import cycle among server/src modules: {}",
+            cycle.join(" -> ")
+        );
     }
 }
 
@@ -207,7 +216,10 @@ fn no_source_file_outside_tests_is_over_the_limit() {
         if is_test_file(&relative) || DATA_TABLES.contains(&relative.as_str()) {
             continue;
         }
-        let lines = fs::read_to_string(file).expect("source file").lines().count();
+        let lines = fs::read_to_string(file)
+            .expect("source file")
+            .lines()
+            .count();
         if lines > MAX_LINES {
             long.push(format!("{relative}: {lines} lines"));
         }
