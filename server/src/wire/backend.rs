@@ -612,6 +612,46 @@ mod tests {
     }
 
     #[test]
+    fn counts_that_do_not_fit_an_int16_are_refused_not_wrapped() {
+        let field = FieldDescription::computed("?column?", FieldDescription::INT4_OID);
+        let fits = BackendMessage::RowDescription(vec![field.clone(); 32_767]);
+        let mut out = Vec::new();
+        assert_eq!(fits.try_encode(&mut out), Ok(()));
+        assert_eq!(out[5..7], 32_767i16.to_be_bytes());
+        for (msg, what) in [
+            (
+                BackendMessage::RowDescription(vec![field; 40_000]),
+                "RowDescription",
+            ),
+            (BackendMessage::DataRow(vec![None; 32_768]), "DataRow"),
+        ] {
+            let count = match &msg {
+                BackendMessage::RowDescription(f) => f.len(),
+                BackendMessage::DataRow(v) => v.len(),
+                _ => unreachable!(),
+            };
+            let mut out = Vec::new();
+            assert_eq!(
+                msg.try_encode(&mut out),
+                Err(EncodeError::TooManyEntries {
+                    what,
+                    count,
+                    max: 32_767
+                })
+            );
+            // `encode` sends an ErrorResponse instead of a malformed message.
+            let (decoded, used) = BackendMessage::decode(&msg.to_bytes())
+                .expect("decodes")
+                .expect("whole");
+            assert!(
+                matches!(&decoded, BackendMessage::ErrorResponse(e) if e.code() == "54011"),
+                "{decoded:?}"
+            );
+            assert_eq!(used, msg.to_bytes().len());
+        }
+    }
+
+    #[test]
     fn negotiate_protocol_version_bytes() {
         // Observed from PostgreSQL 18: `76 00000015 00030002 00000001 '_pq_.foo\0'`.
         let v = BackendMessage::NegotiateProtocolVersion {
