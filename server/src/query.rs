@@ -2,6 +2,7 @@
 //! recognised by their normalised text. There is no SQL engine behind it; anything else is
 //! answered with an error that says so, and the session goes on.
 
+mod limits;
 mod select;
 
 use crate::config::Settings;
@@ -58,6 +59,10 @@ pub fn normalize(query: &str) -> String {
 
 /// Answers one simple query: the messages to send before ReadyForQuery.
 pub fn respond(query: &str, view: &SessionView<'_>) -> Vec<BackendMessage> {
+    // PostgreSQL's grammar refuses these before anything looks at what the query says.
+    if let Some(e) = limits::parser_stack_overflow(query) {
+        return vec![BackendMessage::ErrorResponse(e)];
+    }
     let q = normalize(query);
     if q.is_empty() {
         return vec![BackendMessage::EmptyQueryResponse];
@@ -205,5 +210,134 @@ mod tests {
         assert!(matches!(&out[0], BackendMessage::ErrorResponse(e) if e.code() == "42704"));
         let out = respond("show ssl", &v);
         assert_eq!(out[1], BackendMessage::DataRow(vec![Some(b"off".to_vec())]));
+    }
+
+    fn session() -> Settings {
+        Settings::defaults("/d", Profile::Pg15)
+    }
+
+    /// `respond` on a thread with a `stack`-byte stack, as a Tokio worker (2 MiB) runs it.
+    fn respond_on_stack(query: String, stack: usize) -> Vec<BackendMessage> {
+        std::thread::Builder::new()
+            .stack_size(stack)
+            .spawn(move || {
+                let settings = session();
+                let v = SessionView {
+                    pid: 7,
+                    settings: &settings,
+                    tls: None,
+                    user: "alice",
+                    cert: None,
+                };
+                respond(&query, &v)
+            })
+            .expect("thread")
+            .join()
+            .expect("no overflow")
+    }
+
+    /// The one ErrorResponse a query got: SQLSTATE, message, hint, position.
+    fn only_error(out: &[BackendMessage]) -> (&str, &str, Option<&str>, Option<&str>) {
+        match out {
+            [BackendMessage::ErrorResponse(e)] => (e.code(), e.message(), e.hint(), e.get(b'P')),
+            other => panic!("expected one ErrorResponse, got {other:?}"),
+        }
+    }
+
+    fn nested(n: usize) -> String {
+        format!("SELECT {}1{}", "(".repeat(n), ")".repeat(n))
+    }
+
+    fn target_list(n: usize) -> String {
+        format!("SELECT {}", vec!["1"; n].join(","))
+    }
+
+    const STACK_HINT: &str = "Increase the configuration parameter \"max_stack_depth\" (currently 2048kB), after ensuring the platform's stack depth limit is adequate.";
+
+    #[test]
+    fn deep_nesting_gets_postgresqls_parser_error() {
+        let out = respond_on_stack(nested(100_000), 256 << 10);
+        assert_eq!(
+            only_error(&out),
+            (
+                "42601",
+                "memory exhausted at or near \"(\"",
+                None,
+                Some("10004")
+            )
+        );
+    }
+
+    #[test]
+    fn nesting_just_under_the_limit_evaluates() {
+        // The parser keeps its open parentheses on the heap: 9,993 levels (the most
+        // PostgreSQL takes) parse on a thread with an eighth of a worker's stack.
+        let out = respond_on_stack(nested(9_993), 256 << 10);
+        assert_eq!(out.len(), 3, "{out:?}");
+        assert_eq!(out[1], BackendMessage::DataRow(vec![Some(b"1".to_vec())]));
+        assert_eq!(out[2], BackendMessage::CommandComplete("SELECT 1".into()));
+    }
+
+    #[test]
+    fn deep_expressions_get_stack_depth_limit_exceeded() {
+        let chain = |n: usize| format!("SELECT {}", vec!["'a'"; n].join("||"));
+        // The deepest tree accepted evaluates well inside a worker's 2 MiB stack.
+        let out = respond_on_stack(chain(limits::MAX_EXPR_DEPTH), 512 << 10);
+        let want = "a".repeat(limits::MAX_EXPR_DEPTH).into_bytes();
+        assert_eq!(out[1], BackendMessage::DataRow(vec![Some(want)]));
+        let refused = (
+            "54001",
+            "stack depth limit exceeded",
+            Some(STACK_HINT),
+            None,
+        );
+        for query in [
+            chain(limits::MAX_EXPR_DEPTH + 1),
+            chain(100_000),
+            // Right-nested, through parentheses.
+            format!("SELECT {}'a'{}", "'a'||(".repeat(2_000), ")".repeat(2_000)),
+            // Calls in calls.
+            format!(
+                "SELECT {}'cn'{}",
+                "ssl_client_dn_field(".repeat(2_000),
+                ")".repeat(2_000)
+            ),
+        ] {
+            let out = respond_on_stack(query, 512 << 10);
+            assert_eq!(only_error(&out), refused);
+        }
+    }
+
+    #[test]
+    fn target_lists_stop_at_1664_entries() {
+        let settings = session();
+        let v = SessionView {
+            pid: 7,
+            settings: &settings,
+            tls: None,
+            user: "alice",
+            cert: None,
+        };
+        let out = respond(&target_list(1_664), &v);
+        match &out[..] {
+            [
+                BackendMessage::RowDescription(fields),
+                BackendMessage::DataRow(values),
+                BackendMessage::CommandComplete(tag),
+            ] => {
+                assert_eq!((fields.len(), values.len()), (1_664, 1_664));
+                assert_eq!(tag, "SELECT 1");
+            }
+            other => panic!("{other:?}"),
+        }
+        let refused = (
+            "54011",
+            "target lists can have at most 1664 entries",
+            None,
+            None,
+        );
+        for n in [1_665, 40_000] {
+            assert_eq!(only_error(&respond(&target_list(n), &v)), refused);
+        }
     }
 }

@@ -10,6 +10,7 @@ use crate::wire::backend::FieldDescription;
 use crate::wire::{BackendMessage, ErrorFields, Severity};
 
 use super::SessionView;
+use super::limits::{self, MAX_EXPR_DEPTH, MAX_TARGET_LIST};
 
 /// `NUMERICOID`.
 const NUMERIC_OID: u32 = 1700;
@@ -147,6 +148,8 @@ struct Select {
 struct Parser {
     toks: Vec<Tok>,
     at: usize,
+    /// Set when the query is of the supported shape but breaks a limit: its answer.
+    failure: Option<Failure>,
 }
 
 impl Parser {
@@ -226,63 +229,135 @@ impl Parser {
         })
     }
 
+    /// An expression: `concat [= concat] [IS [NOT] NULL]`, where `concat` is
+    /// `term (|| term)*` and a term is a constant, a column, `( expr )` or a call. Parsed
+    /// with an explicit stack of the open parentheses and calls, so no nesting a client sends
+    /// recurses; a tree deeper than [`MAX_EXPR_DEPTH`] is refused (see [`Self::node`]).
     fn expr(&mut self) -> Option<Expr> {
-        let left = self.concat()?;
-        let e = if self.peek() == Some(&Tok::Eq) {
-            self.at += 1;
-            Expr::Eq(Box::new(left), Box::new(self.concat()?))
-        } else {
-            left
-        };
-        if self.keyword("is") {
-            let not = self.keyword("not");
-            if !self.keyword("null") {
-                return None;
-            }
-            return Some(Expr::IsNull(Box::new(e), !not));
-        }
-        Some(e)
-    }
-
-    fn concat(&mut self) -> Option<Expr> {
-        let mut e = self.term()?;
-        while self.peek() == Some(&Tok::Concat) {
-            self.at += 1;
-            e = Expr::Concat(Box::new(e), Box::new(self.term()?));
-        }
-        Some(e)
-    }
-
-    fn term(&mut self) -> Option<Expr> {
-        match self.next()? {
-            Tok::Str(s) => Some(Expr::Str(s)),
-            Tok::Num(n) => Some(Expr::Num(n)),
-            Tok::LParen => {
-                let e = self.expr()?;
-                self.expect(&Tok::RParen)?;
-                Some(e)
-            }
-            Tok::Ident(name) => {
-                if self.peek() != Some(&Tok::LParen) {
-                    return Some(Expr::Col(name));
+        let mut open = vec![Level::new(Opened::Top)];
+        'term: loop {
+            let mut node = match self.next()? {
+                Tok::Str(s) => (Expr::Str(s), 1),
+                Tok::Num(n) => (Expr::Num(n), 1),
+                Tok::LParen => {
+                    open.push(Level::new(Opened::Paren));
+                    continue 'term;
                 }
-                self.at += 1;
-                let mut args = Vec::new();
-                if self.peek() == Some(&Tok::RParen) {
+                Tok::Ident(name) if self.peek() == Some(&Tok::LParen) => {
                     self.at += 1;
+                    if self.peek() == Some(&Tok::RParen) {
+                        self.at += 1;
+                        (Expr::Call(name, Vec::new()), 1)
+                    } else {
+                        open.push(Level::new(Opened::Call(name, Vec::new(), 0)));
+                        continue 'term;
+                    }
+                }
+                Tok::Ident(name) => (Expr::Col(name), 1),
+                _ => return None,
+            };
+            // A term is complete: fold it into the innermost open expression, and close
+            // every expression that ends here.
+            loop {
+                let level = open.last_mut()?;
+                let joined = match level.concat.take() {
+                    None => node,
+                    Some(left) => self.binary(left, node, Expr::Concat)?,
+                };
+                if self.peek() == Some(&Tok::Concat) {
+                    self.at += 1;
+                    level.concat = Some(joined);
+                    continue 'term;
+                }
+                let compared = match level.eq_left.take() {
+                    Some(left) => self.binary(left, joined, Expr::Eq)?,
+                    None if self.peek() == Some(&Tok::Eq) => {
+                        self.at += 1;
+                        level.eq_left = Some(joined);
+                        continue 'term;
+                    }
+                    None => joined,
+                };
+                let done = if self.keyword("is") {
+                    let not = self.keyword("not");
+                    if !self.keyword("null") {
+                        return None;
+                    }
+                    let (e, depth) = compared;
+                    self.node(Expr::IsNull(Box::new(e), !not), depth + 1)?
                 } else {
-                    loop {
-                        args.push(self.expr()?);
+                    compared
+                };
+                node = match open.pop()?.opened {
+                    Opened::Top => return Some(done.0),
+                    Opened::Paren => {
+                        self.expect(&Tok::RParen)?;
+                        done
+                    }
+                    Opened::Call(name, mut args, depth) => {
+                        let depth = depth.max(done.1);
+                        args.push(done.0);
                         match self.next()? {
-                            Tok::Comma => {}
-                            Tok::RParen => break,
+                            Tok::Comma => {
+                                open.push(Level::new(Opened::Call(name, args, depth)));
+                                continue 'term;
+                            }
+                            Tok::RParen => self.node(Expr::Call(name, args), depth + 1)?,
                             _ => return None,
                         }
                     }
-                }
-                Some(Expr::Call(name, args))
+                };
             }
-            _ => None,
+        }
+    }
+
+    fn binary(
+        &mut self,
+        left: Node,
+        right: Node,
+        op: fn(Box<Expr>, Box<Expr>) -> Expr,
+    ) -> Option<Node> {
+        let depth = left.1.max(right.1) + 1;
+        self.node(op(Box::new(left.0), Box::new(right.0)), depth)
+    }
+
+    /// `e`, of tree depth `depth`; or, past [`MAX_EXPR_DEPTH`], nothing, with PostgreSQL's
+    /// `stack depth limit exceeded` as the query's answer.
+    fn node(&mut self, e: Expr, depth: usize) -> Option<Node> {
+        if depth > MAX_EXPR_DEPTH {
+            self.failure = Some(limits::stack_depth_exceeded());
+            return None;
+        }
+        Some((e, depth))
+    }
+}
+
+/// An expression and the depth of its tree (a constant is 1).
+type Node = (Expr, usize);
+
+/// What an open expression is inside.
+enum Opened {
+    /// The expression being parsed.
+    Top,
+    /// `(`.
+    Paren,
+    /// `name(`, with the arguments so far and the depth of the deepest.
+    Call(String, Vec<Expr>, usize),
+}
+
+/// An expression still open: the left side of its `=` and the `||` chain so far.
+struct Level {
+    opened: Opened,
+    eq_left: Option<Node>,
+    concat: Option<Node>,
+}
+
+impl Level {
+    fn new(opened: Opened) -> Self {
+        Self {
+            opened,
+            eq_left: None,
+            concat: None,
         }
     }
 }
@@ -412,9 +487,25 @@ fn eval(e: &Expr, row: &Row, view: &SessionView<'_>) -> Result<Val, Failure> {
             .find(|(n, _)| n == c)
             .map(|(_, v)| v.clone())
             .ok_or_else(|| error("42703", format!("column \"{c}\" does not exist")))?,
-        Expr::Concat(a, b) => {
-            let (a, b) = (eval(a, row, view)?, eval(b, row, view)?);
-            Val::text(a.text.zip(b.text).map(|(a, b)| a + &b))
+        Expr::Concat(..) => {
+            // The whole `||` chain at once, left to right, into one string: however the
+            // chain nests, each piece is copied once (joining pairwise would copy a
+            // right-nested chain's tail at every level).
+            let mut text = Some(String::new());
+            let mut pending = vec![e];
+            while let Some(e) = pending.pop() {
+                if let Expr::Concat(a, b) = e {
+                    pending.push(b);
+                    pending.push(a);
+                    continue;
+                }
+                let piece = eval(e, row, view)?.text;
+                text = text.zip(piece).map(|(mut t, p)| {
+                    t.push_str(&p);
+                    t
+                });
+            }
+            Val::text(text)
         }
         Expr::Eq(a, b) => {
             let (a, b) = (eval(a, row, view)?, eval(b, row, view)?);
@@ -485,7 +576,16 @@ fn call(f: &str, args: &[Expr], row: &Row, view: &SessionView<'_>) -> Result<Val
 /// Answers a SELECT of the supported shape; `None` when the query is not one.
 pub fn respond(q: &str, view: &SessionView<'_>) -> Option<Vec<BackendMessage>> {
     let toks = tokens(q)?;
-    let select = Parser { toks, at: 0 }.select()?;
+    let mut parser = Parser {
+        toks,
+        at: 0,
+        failure: None,
+    };
+    let Some(select) = parser.select() else {
+        return parser
+            .failure
+            .map(|e| vec![BackendMessage::ErrorResponse(e)]);
+    };
     // Without a FROM, a name that is not a function is outside what pgssl knows: refuse it
     // as unsupported rather than pretend to know the catalogue.
     if select.from == Source::None
@@ -496,6 +596,16 @@ pub fn respond(q: &str, view: &SessionView<'_>) -> Option<Vec<BackendMessage>> {
             .any(|(e, _)| mentions_column(e))
     {
         return None;
+    }
+    // As PostgreSQL, once every entry is transformed (so a too-deep entry fails first).
+    if select
+        .items
+        .as_ref()
+        .is_some_and(|items| items.len() > MAX_TARGET_LIST)
+    {
+        return Some(vec![BackendMessage::ErrorResponse(
+            limits::too_many_columns(),
+        )]);
     }
     Some(match run(&select, view) {
         Ok(out) => out,

@@ -140,8 +140,17 @@ impl QueryReplies {
             FrontendMessage::Query(text) => {
                 self.skipping_to_sync = false;
                 let text = String::from_utf8_lossy(&text);
-                for reply in query::respond(&text, view) {
-                    reply.encode(&mut out);
+                let replies = query::respond(&text, view);
+                if let Err(e) = replies.iter().try_for_each(|r| r.try_encode(&mut out)) {
+                    // A reply the protocol cannot carry (the responder keeps target lists
+                    // far below this): the query fails as a whole instead.
+                    out.clear();
+                    BackendMessage::ErrorResponse(ErrorFields::new(
+                        Severity::Error,
+                        "54011",
+                        e.to_string(),
+                    ))
+                    .encode(&mut out);
                 }
                 // Certificate printing may leave OpenSSL errors on this thread's queue; the
                 // next TLS write must not find them.

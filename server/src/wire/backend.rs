@@ -3,7 +3,10 @@
 //! 2.0 clients get.
 
 use super::frontend::ProtocolVersion;
-use super::{DecodeError, get_u32, put_cstr, put_i32, put_message, put_u32, take_cstr};
+use super::{
+    DecodeError, EncodeError, count_i16, get_u32, put_cstr, put_i32, put_message, put_u32,
+    take_cstr,
+};
 
 /// Severity of an ErrorResponse or NoticeResponse, as the `S`/`V` fields spell it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -92,6 +95,12 @@ impl ErrorFields {
     /// Adds an `H` (hint) field.
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
         self.fields.push((b'H', hint.into()));
+        self
+    }
+
+    /// Adds a `P` (position) field: a 1-based character index into the query text.
+    pub fn with_position(mut self, position: usize) -> Self {
+        self.fields.push((b'P', position.to_string()));
         self
     }
 
@@ -298,8 +307,21 @@ impl BackendMessage {
     /// Largest body this decoder accepts (the conformance client's safety limit).
     pub const MAX_LENGTH: usize = 1 << 24;
 
-    /// Appends the message's bytes to `out`.
+    /// Appends the message's bytes to `out`. A RowDescription or DataRow with more entries
+    /// than its `Int16` count word holds cannot be sent as it is: it is replaced by an
+    /// ErrorResponse saying so (use [`Self::try_encode`] to handle that case yourself).
     pub fn encode(&self, out: &mut Vec<u8>) {
+        let start = out.len();
+        if let Err(e) = self.try_encode(out) {
+            out.truncate(start);
+            Self::ErrorResponse(ErrorFields::new(Severity::Error, "54011", e.to_string()))
+                .encode(out);
+        }
+    }
+
+    /// Appends the message's bytes to `out`, or fails (with `out` possibly partly written)
+    /// when a count does not fit its count word.
+    pub fn try_encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         match self {
             Self::Authentication(auth) => put_message(out, b'R', |b| match auth {
                 Authentication::Ok => put_u32(b, 0),
@@ -334,34 +356,41 @@ impl BackendMessage {
                     put_cstr(b, name.as_bytes());
                 }
             }),
-            Self::RowDescription(fields) => put_message(out, b'T', |b| {
-                b.extend_from_slice(&(fields.len() as i16).to_be_bytes());
-                for f in fields {
-                    put_cstr(b, f.name.as_bytes());
-                    put_u32(b, f.table_oid);
-                    b.extend_from_slice(&f.column.to_be_bytes());
-                    put_u32(b, f.type_oid);
-                    b.extend_from_slice(&f.type_size.to_be_bytes());
-                    put_i32(b, f.type_modifier);
-                    b.extend_from_slice(&f.format.to_be_bytes());
-                }
-            }),
-            Self::DataRow(values) => put_message(out, b'D', |b| {
-                b.extend_from_slice(&(values.len() as i16).to_be_bytes());
-                for v in values {
-                    match v {
-                        None => put_i32(b, -1),
-                        Some(v) => {
-                            put_i32(b, v.len() as i32);
-                            b.extend_from_slice(v);
+            Self::RowDescription(fields) => {
+                let count = count_i16("RowDescription", fields.len())?;
+                put_message(out, b'T', |b| {
+                    b.extend_from_slice(&count.to_be_bytes());
+                    for f in fields {
+                        put_cstr(b, f.name.as_bytes());
+                        put_u32(b, f.table_oid);
+                        b.extend_from_slice(&f.column.to_be_bytes());
+                        put_u32(b, f.type_oid);
+                        b.extend_from_slice(&f.type_size.to_be_bytes());
+                        put_i32(b, f.type_modifier);
+                        b.extend_from_slice(&f.format.to_be_bytes());
+                    }
+                })
+            }
+            Self::DataRow(values) => {
+                let count = count_i16("DataRow", values.len())?;
+                put_message(out, b'D', |b| {
+                    b.extend_from_slice(&count.to_be_bytes());
+                    for v in values {
+                        match v {
+                            None => put_i32(b, -1),
+                            Some(v) => {
+                                put_i32(b, v.len() as i32);
+                                b.extend_from_slice(v);
+                            }
                         }
                     }
-                }
-            }),
+                })
+            }
             Self::CommandComplete(tag) => put_message(out, b'C', |b| put_cstr(b, tag.as_bytes())),
             Self::EmptyQueryResponse => put_message(out, b'I', |_| {}),
             Self::Other { kind, body } => put_message(out, *kind, |b| b.extend_from_slice(body)),
         }
+        Ok(())
     }
 
     /// The message's bytes.
@@ -580,6 +609,46 @@ mod tests {
         let (decoded, used) = BackendMessage::decode(&bytes).unwrap().unwrap();
         assert_eq!(used, bytes.len());
         assert_eq!(decoded, BackendMessage::ErrorResponse(e));
+    }
+
+    #[test]
+    fn counts_that_do_not_fit_an_int16_are_refused_not_wrapped() {
+        let field = FieldDescription::computed("?column?", FieldDescription::INT4_OID);
+        let fits = BackendMessage::RowDescription(vec![field.clone(); 32_767]);
+        let mut out = Vec::new();
+        assert_eq!(fits.try_encode(&mut out), Ok(()));
+        assert_eq!(out[5..7], 32_767i16.to_be_bytes());
+        for (msg, what) in [
+            (
+                BackendMessage::RowDescription(vec![field; 40_000]),
+                "RowDescription",
+            ),
+            (BackendMessage::DataRow(vec![None; 32_768]), "DataRow"),
+        ] {
+            let count = match &msg {
+                BackendMessage::RowDescription(f) => f.len(),
+                BackendMessage::DataRow(v) => v.len(),
+                _ => unreachable!(),
+            };
+            let mut out = Vec::new();
+            assert_eq!(
+                msg.try_encode(&mut out),
+                Err(EncodeError::TooManyEntries {
+                    what,
+                    count,
+                    max: 32_767
+                })
+            );
+            // `encode` sends an ErrorResponse instead of a malformed message.
+            let (decoded, used) = BackendMessage::decode(&msg.to_bytes())
+                .expect("decodes")
+                .expect("whole");
+            assert!(
+                matches!(&decoded, BackendMessage::ErrorResponse(e) if e.code() == "54011"),
+                "{decoded:?}"
+            );
+            assert_eq!(used, msg.to_bytes().len());
+        }
     }
 
     #[test]

@@ -83,6 +83,32 @@ pub enum DecodeError {
     },
 }
 
+/// A message that the protocol cannot carry, found while encoding.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// More entries than a count word holds: RowDescription and DataRow count their fields
+    /// and values in an `Int16`, so 32,767 is the most either can carry.
+    #[error("{what} cannot carry {count} entries (at most {max})")]
+    TooManyEntries {
+        /// What was being encoded.
+        what: &'static str,
+        /// How many entries it had.
+        count: usize,
+        /// The most its count word holds.
+        max: usize,
+    },
+}
+
+/// `count` as the `Int16` count word of `what`.
+pub(crate) fn count_i16(what: &'static str, count: usize) -> Result<i16, EncodeError> {
+    i16::try_from(count).map_err(|_| EncodeError::TooManyEntries {
+        what,
+        count,
+        max: i16::MAX as usize,
+    })
+}
+
 pub(crate) fn put_i32(out: &mut Vec<u8>, v: i32) {
     out.extend_from_slice(&v.to_be_bytes());
 }
