@@ -149,14 +149,19 @@ mod tests {
     use super::*;
     use crate::profile::Profile;
 
-    fn view(settings: &Settings, tls: Option<&TlsFacts>) -> Vec<BackendMessage> {
-        let v = SessionView {
+    /// Alice's session, pid 7, with no client certificate.
+    fn alice<'a>(settings: &'a Settings, tls: Option<&'a TlsFacts>) -> SessionView<'a> {
+        SessionView {
             pid: 7,
             settings,
             tls,
             user: "alice",
             cert: None,
-        };
+        }
+    }
+
+    fn view(settings: &Settings, tls: Option<&TlsFacts>) -> Vec<BackendMessage> {
+        let v = alice(settings, tls);
         respond(
             "  SELECT ssl, version,cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid() ;",
             &v,
@@ -197,13 +202,7 @@ mod tests {
     #[test]
     fn unsupported_queries_are_errors() {
         let settings = Settings::defaults("/d", Profile::Pg15);
-        let v = SessionView {
-            pid: 7,
-            settings: &settings,
-            tls: None,
-            user: "alice",
-            cert: None,
-        };
+        let v = alice(&settings, None);
         let out = respond("drop table x", &v);
         assert!(matches!(&out[0], BackendMessage::ErrorResponse(e) if e.code() == "0A000"));
         let out = respond("show no_such_thing", &v);
@@ -222,13 +221,7 @@ mod tests {
             .stack_size(stack)
             .spawn(move || {
                 let settings = session();
-                let v = SessionView {
-                    pid: 7,
-                    settings: &settings,
-                    tls: None,
-                    user: "alice",
-                    cert: None,
-                };
+                let v = alice(&settings, None);
                 respond(&query, &v)
             })
             .expect("thread")
@@ -311,13 +304,7 @@ mod tests {
     #[test]
     fn target_lists_stop_at_1664_entries() {
         let settings = session();
-        let v = SessionView {
-            pid: 7,
-            settings: &settings,
-            tls: None,
-            user: "alice",
-            cert: None,
-        };
+        let v = alice(&settings, None);
         let out = respond(&target_list(1_664), &v);
         match &out[..] {
             [
