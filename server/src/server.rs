@@ -4,6 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixListener};
@@ -24,6 +25,13 @@ use crate::transport::{Peer, Transport};
 
 /// Size of each read into the connection buffer: PostgreSQL's `PQ_RECV_BUFFER_SIZE`.
 const RECV_BUFFER_SIZE: usize = 8192;
+
+/// How long a listener waits after a failed `accept` before it tries again: PostgreSQL's
+/// `pg_usleep(100000L)` after `could not accept new connection` (`StreamConnection` in
+/// `src/backend/libpq/pqcomm.c` up to 16, `AcceptConnection` there from 17). Without it a
+/// listen socket that stays readable (clients queued while descriptors run out, `EMFILE`)
+/// makes every poll fail at once, and the loop spins writing the same line.
+pub const ACCEPT_ERROR_DELAY: Duration = Duration::from_millis(100);
 
 /// How the server is asked to stop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,7 +198,7 @@ impl Server {
                                     return;
                                 }
                             }
-                            Err(e) => shared.log(own_pid, &accept_error(&e)),
+                            Err(e) => accept_failed(&shared, own_pid, &e).await,
                         }
                     }
                 }),
@@ -208,7 +216,7 @@ impl Server {
                                         return;
                                     }
                                 }
-                                Err(e) => shared.log(own_pid, &accept_error(&e)),
+                                Err(e) => accept_failed(&shared, own_pid, &e).await,
                             }
                         }
                     })
@@ -251,6 +259,14 @@ impl Server {
         }
         shared.log(own_pid, &LogRecord::log("database system is shut down"));
     }
+}
+
+/// A failed `accept`: logged at LOG as PostgreSQL logs it, then this listener backs off for
+/// [`ACCEPT_ERROR_DELAY`] (the other listeners and the connections go on meanwhile; the
+/// postmaster, being one process, stops everything for that time).
+async fn accept_failed(shared: &Shared, own_pid: u32, e: &std::io::Error) {
+    shared.log(own_pid, &accept_error(e));
+    tokio::time::sleep(ACCEPT_ERROR_DELAY).await;
 }
 
 fn accept_error(e: &std::io::Error) -> LogRecord {
@@ -422,5 +438,25 @@ async fn serve_connection(shared: Arc<Shared>, transport: Transport, peer: Peer)
                 machine.handle(Event::Eof);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_failures_are_logged_as_postgresql_logs_them() {
+        let e = std::io::Error::from_raw_os_error(libc::EMFILE);
+        assert_eq!(
+            accept_error(&e).lines(),
+            ["LOG:  could not accept new connection: Too many open files"]
+        );
+    }
+
+    #[test]
+    fn accept_failures_back_off_as_long_as_the_postmaster() {
+        // pqcomm.c: pg_usleep(100000L) /* wait 0.1 sec */
+        assert_eq!(ACCEPT_ERROR_DELAY, Duration::from_millis(100));
     }
 }
