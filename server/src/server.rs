@@ -15,6 +15,7 @@ use crate::auth;
 use crate::config::Settings;
 use crate::error::{Error, strerror};
 use crate::files::LoadMode;
+use crate::lockfile::{LockContent, SocketLock};
 use crate::log::{LogRecord, Logger};
 use crate::negotiate::{Action, Event, NegotiateConfig, Negotiator, SocketKind};
 use crate::reload::Reloader;
@@ -51,6 +52,8 @@ enum Listener {
 pub(crate) struct Server {
     current: Current,
     listeners: Vec<Listener>,
+    /// The Unix sockets' lock files, removed after the sockets at shutdown.
+    locks: Vec<SocketLock>,
     /// The settings as configured (before port 0 was resolved), for reloads to compare with.
     configured: Settings,
 }
@@ -114,9 +117,19 @@ impl Server {
         if !settings.listen_addresses.is_empty() && !any_tcp {
             return Err(Error::NoListeners);
         }
+        let mut locks = Vec::new();
         for dir in &settings.unix_socket_directories {
             let path = dir.join(format!(".s.PGSQL.{}", settings.port));
-            // A socket file left by an earlier run that did not shut down cleanly.
+            // The interlock first (Lock_AF_UNIX): then a socket file still here is one left by
+            // a server that is gone, safe to delete.
+            locks.push(SocketLock::acquire(
+                &path,
+                &LockContent {
+                    data_directory: &settings.data_directory,
+                    port: settings.port,
+                    socket_directory: dir,
+                },
+            )?);
             let _ = std::fs::remove_file(&path);
             let listener = UnixListener::bind(&path).map_err(|e| Error::Bind {
                 family: "Unix",
@@ -141,6 +154,7 @@ impl Server {
         Ok(Self {
             current: Shared::first(settings, tls, rules, logger, own_pid),
             listeners,
+            locks,
             configured,
         })
     }
@@ -178,6 +192,7 @@ impl Server {
     pub async fn run(self, shutdown: impl std::future::Future<Output = Shutdown>) {
         let own_pid = std::process::id();
         let current = self.current;
+        let locks = self.locks;
         let shared = Shared::current(&current);
         let (tx, mut rx) = tokio::sync::mpsc::channel::<(Transport, Peer)>(64);
         let mut accepts = JoinSet::new();
@@ -257,6 +272,7 @@ impl Server {
         for path in paths {
             let _ = std::fs::remove_file(path);
         }
+        drop(locks);
         shared.log(own_pid, &LogRecord::log("database system is shut down"));
     }
 }
