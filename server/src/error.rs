@@ -100,6 +100,51 @@ pub enum Error {
         /// The resolver's reason.
         reason: String,
     },
+    /// The Unix socket's lock file names a live process: another server uses the socket
+    /// (`CreateLockFile`). Stop it, or give this server another port or socket directory.
+    #[error("lock file \"{}\" already exists", path.display())]
+    LockFileExists {
+        /// The lock file.
+        path: PathBuf,
+        /// The process id as the file gives it (negative: a standalone `postgres`).
+        encoded_pid: i32,
+        /// The socket it guards.
+        socket: PathBuf,
+    },
+    /// The socket's lock file is empty: another server is starting, or one crashed while
+    /// starting; remove the file if no server is using the socket.
+    #[error("lock file \"{}\" is empty", path.display())]
+    LockFileEmpty {
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// The socket's lock file does not start with a process id; remove it by hand.
+    #[error("bogus data in lock file \"{}\": \"{content}\"", path.display())]
+    LockFileBogus {
+        /// The lock file.
+        path: PathBuf,
+        /// What it holds.
+        content: String,
+    },
+    /// A stale socket lock file could not be removed; remove it by hand.
+    #[error("could not remove old lock file \"{}\": {reason}", path.display())]
+    LockFileRemove {
+        /// The lock file.
+        path: PathBuf,
+        /// `strerror` text.
+        reason: String,
+    },
+    /// The socket's lock file could not be created, read or written (permissions on the
+    /// socket directory, a full disk).
+    #[error("could not {action} lock file \"{}\": {reason}", path.display())]
+    LockFileIo {
+        /// `create`, `read` or `write`, as in PostgreSQL's message.
+        action: &'static str,
+        /// The lock file.
+        path: PathBuf,
+        /// `strerror` text.
+        reason: String,
+    },
     /// Any other IO failure at start-up.
     #[error("{context}: {reason}")]
     Io {
@@ -122,6 +167,34 @@ impl Error {
             Self::Tls { detail, hint, .. } => {
                 record.detail = detail.clone();
                 record.hint = hint.clone();
+            }
+            Self::LockFileExists {
+                encoded_pid,
+                socket,
+                ..
+            } => {
+                let who = if *encoded_pid < 0 {
+                    "postgres"
+                } else {
+                    "postmaster"
+                };
+                record = record.with_hint(format!(
+                    "Is another {who} (PID {}) using socket file \"{}\"?",
+                    encoded_pid.unsigned_abs(),
+                    socket.display()
+                ));
+            }
+            Self::LockFileEmpty { .. } => {
+                record = record.with_hint(
+                    "Either another server is starting, or the lock file is the remnant of a \
+                     previous server startup crash.",
+                )
+            }
+            Self::LockFileRemove { .. } => {
+                record = record.with_hint(
+                    "The file seems accidentally left over, but it could not be removed. \
+                     Please remove the file by hand and try again.",
+                )
             }
             _ => {}
         }

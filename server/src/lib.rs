@@ -21,6 +21,7 @@
 //! - [`session`]: what follows startup: authentication, parameters, queries;
 //! - [`state`]: what connections and the reloader share: settings generations, cancel keys,
 //!   pids, backend slots;
+//! - `lockfile`: the Unix socket's `.s.PGSQL.<port>.lock`, as PostgreSQL keeps it;
 //! - [`server`]: listeners and the per-connection driver;
 //! - [`start`]: the one start path (load, bind, serve, reload, stop) every caller uses.
 
@@ -34,6 +35,7 @@ pub mod hba;
 pub mod identity;
 pub mod init;
 pub mod known_settings;
+mod lockfile;
 pub mod log;
 pub mod negotiate;
 mod openssl_ffi;

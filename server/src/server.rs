@@ -4,6 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, UnixListener};
@@ -14,6 +15,7 @@ use crate::auth;
 use crate::config::Settings;
 use crate::error::{Error, strerror};
 use crate::files::LoadMode;
+use crate::lockfile::{LockContent, SocketLock};
 use crate::log::{LogRecord, Logger};
 use crate::negotiate::{Action, Event, NegotiateConfig, Negotiator, SocketKind};
 use crate::reload::Reloader;
@@ -24,6 +26,13 @@ use crate::transport::{Peer, Transport};
 
 /// Size of each read into the connection buffer: PostgreSQL's `PQ_RECV_BUFFER_SIZE`.
 const RECV_BUFFER_SIZE: usize = 8192;
+
+/// How long a listener waits after a failed `accept` before it tries again: PostgreSQL's
+/// `pg_usleep(100000L)` after `could not accept new connection` (`StreamConnection` in
+/// `src/backend/libpq/pqcomm.c` up to 16, `AcceptConnection` there from 17). Without it a
+/// listen socket that stays readable (clients queued while descriptors run out, `EMFILE`)
+/// makes every poll fail at once, and the loop spins writing the same line.
+pub const ACCEPT_ERROR_DELAY: Duration = Duration::from_millis(100);
 
 /// How the server is asked to stop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,6 +52,8 @@ enum Listener {
 pub(crate) struct Server {
     current: Current,
     listeners: Vec<Listener>,
+    /// The Unix sockets' lock files, removed after the sockets at shutdown.
+    locks: Vec<SocketLock>,
     /// The settings as configured (before port 0 was resolved), for reloads to compare with.
     configured: Settings,
 }
@@ -106,9 +117,19 @@ impl Server {
         if !settings.listen_addresses.is_empty() && !any_tcp {
             return Err(Error::NoListeners);
         }
+        let mut locks = Vec::new();
         for dir in &settings.unix_socket_directories {
             let path = dir.join(format!(".s.PGSQL.{}", settings.port));
-            // A socket file left by an earlier run that did not shut down cleanly.
+            // The interlock first (Lock_AF_UNIX): then a socket file still here is one left by
+            // a server that is gone, safe to delete.
+            locks.push(SocketLock::acquire(
+                &path,
+                &LockContent {
+                    data_directory: &settings.data_directory,
+                    port: settings.port,
+                    socket_directory: dir,
+                },
+            )?);
             let _ = std::fs::remove_file(&path);
             let listener = UnixListener::bind(&path).map_err(|e| Error::Bind {
                 family: "Unix",
@@ -133,6 +154,7 @@ impl Server {
         Ok(Self {
             current: Shared::first(settings, tls, rules, logger, own_pid),
             listeners,
+            locks,
             configured,
         })
     }
@@ -170,6 +192,7 @@ impl Server {
     pub async fn run(self, shutdown: impl std::future::Future<Output = Shutdown>) {
         let own_pid = std::process::id();
         let current = self.current;
+        let locks = self.locks;
         let shared = Shared::current(&current);
         let (tx, mut rx) = tokio::sync::mpsc::channel::<(Transport, Peer)>(64);
         let mut accepts = JoinSet::new();
@@ -190,7 +213,7 @@ impl Server {
                                     return;
                                 }
                             }
-                            Err(e) => shared.log(own_pid, &accept_error(&e)),
+                            Err(e) => accept_failed(&shared, own_pid, &e).await,
                         }
                     }
                 }),
@@ -208,7 +231,7 @@ impl Server {
                                         return;
                                     }
                                 }
-                                Err(e) => shared.log(own_pid, &accept_error(&e)),
+                                Err(e) => accept_failed(&shared, own_pid, &e).await,
                             }
                         }
                     })
@@ -249,8 +272,17 @@ impl Server {
         for path in paths {
             let _ = std::fs::remove_file(path);
         }
+        drop(locks);
         shared.log(own_pid, &LogRecord::log("database system is shut down"));
     }
+}
+
+/// A failed `accept`: logged at LOG as PostgreSQL logs it, then this listener backs off for
+/// [`ACCEPT_ERROR_DELAY`] (the other listeners and the connections go on meanwhile; the
+/// postmaster, being one process, stops everything for that time).
+async fn accept_failed(shared: &Shared, own_pid: u32, e: &std::io::Error) {
+    shared.log(own_pid, &accept_error(e));
+    tokio::time::sleep(ACCEPT_ERROR_DELAY).await;
 }
 
 fn accept_error(e: &std::io::Error) -> LogRecord {
@@ -422,5 +454,25 @@ async fn serve_connection(shared: Arc<Shared>, transport: Transport, peer: Peer)
                 machine.handle(Event::Eof);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_failures_are_logged_as_postgresql_logs_them() {
+        let e = std::io::Error::from_raw_os_error(libc::EMFILE);
+        assert_eq!(
+            accept_error(&e).lines(),
+            ["LOG:  could not accept new connection: Too many open files"]
+        );
+    }
+
+    #[test]
+    fn accept_failures_back_off_as_long_as_the_postmaster() {
+        // pqcomm.c: pg_usleep(100000L) /* wait 0.1 sec */
+        assert_eq!(ACCEPT_ERROR_DELAY, Duration::from_millis(100));
     }
 }
