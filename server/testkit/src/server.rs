@@ -203,12 +203,21 @@ pub fn wait_started(mut child: Child, log: Log) -> Started {
         {
             let port = lines
                 .iter()
-                .find_map(|l| l.split("port ").nth(1)?.trim().parse().ok())
-                .expect("port in log");
+                .find_map(|l| l.split("port ").nth(1)?.trim().parse().ok());
+            let Some(port) = port else {
+                // A server with no TCP listener: stop it rather than leave it running.
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "server is ready but logged no TCP port:\n{}",
+                    lines.join("\n")
+                );
+            };
             return Started::Running(Running { child, port, log });
         }
         if start.elapsed() > TIMEOUT {
             let _ = child.kill();
+            let _ = child.wait();
             panic!("server did not start:\n{}", lines.join("\n"));
         }
         std::thread::sleep(Duration::from_millis(20));
