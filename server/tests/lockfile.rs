@@ -4,16 +4,15 @@
 
 use std::os::unix::net::UnixStream;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::sync::Arc;
+use std::process::Command;
 
 use pgssl_testkit::*;
 
 /// Starts the server on `data` with a Unix socket in `sockets` on `port`; with `tcp`, on
 /// 127.0.0.1 too.
 fn start(data: &Data, sockets: &Path, port: u16, tcp: bool) -> Started {
-    let log_file = tempfile::NamedTempFile::new().expect("log file");
-    let child = Command::new(server_binary())
+    let mut command = Command::new(server_binary());
+    command
         .arg("-D")
         .arg(data.path())
         .args([
@@ -23,13 +22,8 @@ fn start(data: &Data, sockets: &Path, port: u16, tcp: bool) -> Started {
             if tcp { "127.0.0.1" } else { "" },
         ])
         .arg("-k")
-        .arg(sockets)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log_file.reopen().expect("reopen the log file"))
-        .spawn()
-        .expect("spawn pgssl-server");
-    wait_started(child, Log::File(Arc::new(log_file)))
+        .arg(sockets);
+    start_command(command)
 }
 
 /// The first line of the lock file: the owner's process id.

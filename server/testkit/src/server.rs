@@ -112,16 +112,21 @@ impl Spawn {
 
     /// Starts the server on the data directory `dir`.
     pub fn start_at(&self, dir: &Path) -> Started {
-        let log_file = tempfile::NamedTempFile::new().expect("log file");
-        let child = self
-            .command(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log_file.reopen().expect("reopen the log file"))
-            .spawn()
-            .expect("spawn pgssl-server");
-        wait_started(child, Log::File(Arc::new(log_file)))
+        start_command(self.command(dir))
     }
+}
+
+/// Runs `command` (a server command line) with its standard error in a log file; returns
+/// when the server is ready or has exited.
+pub fn start_command(mut command: Command) -> Started {
+    let log_file = tempfile::NamedTempFile::new().expect("log file");
+    let child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log_file.reopen().expect("reopen the log file"))
+        .spawn()
+        .expect("spawn pgssl-server");
+    wait_started(child, Log::File(Arc::new(log_file)))
 }
 
 /// Where a server's log is read from. A file (the server's stderr) shows every line the
