@@ -247,7 +247,7 @@ fn local_rows_apply_to_the_unix_socket() {
     }
     let data = data_with("local all alice trust\nhost all all 127.0.0.1/32 trust\n");
     let sockets = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_pgssl-server"))
+    let mut child = std::process::Command::new(server_binary())
         .arg("-D")
         .arg(data.path())
         .args(["-p", "0", "-h", "127.0.0.1", "-c", "pgssl.profile=15", "-k"])

@@ -7,7 +7,7 @@ use std::process::Command;
 use pgssl_testkit::*;
 
 fn init(dir: &std::path::Path, extra: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_pgssl-server"))
+    Command::new(server_binary())
         .arg("init")
         .arg("-D")
         .arg(dir)

@@ -250,7 +250,7 @@ fn done_when_init_then_pg_stat_ssl_over_require() {
     }
     let parent = Data::empty();
     let dir = parent.file("data");
-    let out = Command::new(env!("CARGO_BIN_EXE_pgssl-server"))
+    let out = Command::new(server_binary())
         .args(["init", "-D"])
         .arg(&dir)
         .args(["--profile", "15"])
