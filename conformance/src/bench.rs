@@ -303,10 +303,9 @@ fn start(
         }
         t.remove(0)
     };
-    let groups_setting = if target.version() == Version::Pg18 {
-        "ssl_groups"
-    } else {
-        "ssl_ecdh_curve"
+    let groups_setting = match crate::model::expectations(target.version()).groups {
+        crate::model::GroupsSetting::GroupsList => "ssl_groups",
+        crate::model::GroupsSetting::EcdhCurve => "ssl_ecdh_curve",
     };
     let setup = Setup {
         conf: vec![

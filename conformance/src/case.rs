@@ -18,9 +18,21 @@ pub enum Version {
     /// The 8.4 documentation's rules (the reference server's seed profile).
     #[serde(rename = "seed")]
     Seed,
+    /// PostgreSQL 13.
+    #[serde(rename = "13")]
+    Pg13,
+    /// PostgreSQL 14.
+    #[serde(rename = "14")]
+    Pg14,
     /// PostgreSQL 15.
     #[serde(rename = "15")]
     Pg15,
+    /// PostgreSQL 16.
+    #[serde(rename = "16")]
+    Pg16,
+    /// PostgreSQL 17.
+    #[serde(rename = "17")]
+    Pg17,
     /// PostgreSQL 18.
     #[serde(rename = "18")]
     Pg18,
@@ -28,28 +40,86 @@ pub enum Version {
 
 impl Version {
     /// Every version, oldest rules first.
-    pub const ALL: [Version; 3] = [Version::Seed, Version::Pg15, Version::Pg18];
+    pub const ALL: [Version; 7] = [
+        Version::Seed,
+        Version::Pg13,
+        Version::Pg14,
+        Version::Pg15,
+        Version::Pg16,
+        Version::Pg17,
+        Version::Pg18,
+    ];
 
     /// The name used in case files, profiles and snapshot suffixes.
     pub fn name(self) -> &'static str {
         match self {
             Self::Seed => "seed",
+            Self::Pg13 => "13",
+            Self::Pg14 => "14",
             Self::Pg15 => "15",
+            Self::Pg16 => "16",
+            Self::Pg17 => "17",
             Self::Pg18 => "18",
         }
     }
 
-    /// Parses `seed`, `15`, `18`.
+    /// Parses `seed`, `13` … `18`.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|v| v.name() == s)
     }
 
+    /// Every version's name, for messages that list what is known.
+    pub fn known() -> String {
+        Self::ALL.map(Self::name).join(", ")
+    }
+
+    /// The PostgreSQL major a real server of this version reports (`None` for the seed, which
+    /// only the reference server plays).
+    pub fn major(self) -> Option<u32> {
+        match self {
+            Self::Seed => None,
+            _ => self.name().parse().ok(),
+        }
+    }
+
     /// The version a real server reports, by major number.
     pub fn from_major(major: u32) -> Option<Self> {
-        match major {
-            15 => Some(Self::Pg15),
-            18 => Some(Self::Pg18),
-            _ => None,
+        Self::ALL.into_iter().find(|v| v.major() == Some(major))
+    }
+}
+
+/// Which versions an expectation key covers: `all`, one version (`15`), an inclusive range
+/// (`13-16`, `seed-15`), or a version and everything after it (`17+`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VersionKey {
+    /// `all`: every version without a key of its own.
+    All,
+    /// The versions from the first to the second, inclusive.
+    Range(Version, Version),
+}
+
+impl VersionKey {
+    /// Parses an expectation key; `None` when it names no known version or an empty range.
+    pub fn parse(key: &str) -> Option<Self> {
+        if key == "all" {
+            return Some(Self::All);
+        }
+        if let Some(from) = key.strip_suffix('+') {
+            return Some(Self::Range(Version::parse(from)?, Version::Pg18));
+        }
+        if let Some((from, to)) = key.split_once('-') {
+            let (from, to) = (Version::parse(from)?, Version::parse(to)?);
+            return (from < to).then_some(Self::Range(from, to));
+        }
+        let v = Version::parse(key)?;
+        Some(Self::Range(v, v))
+    }
+
+    /// Whether this key names `version` explicitly (`all` does not).
+    pub fn covers(self, version: Version) -> bool {
+        match self {
+            Self::All => false,
+            Self::Range(from, to) => from <= version && version <= to,
         }
     }
 }
@@ -421,7 +491,8 @@ pub struct Case {
     pub setup: Setup,
     /// The client's steps.
     pub steps: Vec<Step>,
-    /// Expectations by version name; `all` applies where a version has none of its own.
+    /// Expectations by version key: a version (`15`), a range (`13-16`), a version and those
+    /// after it (`17+`), or `all` for every version no other key covers.
     pub expect: BTreeMap<String, Expectation>,
 }
 
@@ -431,13 +502,16 @@ impl Case {
         self.versions.as_ref().is_none_or(|v| v.contains(&version))
     }
 
-    /// The expectation for `version`, if the case applies to it.
+    /// The expectation for `version`, if the case applies to it: the one key that covers the
+    /// version (`validate` refuses overlapping keys), else `all`.
     pub fn expectation(&self, version: Version) -> Option<&Expectation> {
         if !self.applies_to(version) {
             return None;
         }
         self.expect
-            .get(version.name())
+            .iter()
+            .find(|(key, _)| VersionKey::parse(key).is_some_and(|k| k.covers(version)))
+            .map(|(_, e)| e)
             .or_else(|| self.expect.get("all"))
     }
 
@@ -473,8 +547,29 @@ impl Case {
             return Err(bad("has no steps".into()));
         }
         for key in self.expect.keys() {
-            if key != "all" && Version::parse(key).is_none() {
-                return Err(bad(format!("expectation for unknown version {key:?}")));
+            if VersionKey::parse(key).is_none() {
+                return Err(bad(format!(
+                    "expectation key {key:?} is not `all`, a version, `V-W` or `V+` (versions: {})",
+                    Version::known()
+                )));
+            }
+        }
+        for v in Version::ALL {
+            let keys: Vec<&String> = self
+                .expect
+                .keys()
+                .filter(|k| VersionKey::parse(k).is_some_and(|k| k.covers(v)))
+                .collect();
+            if keys.len() > 1 {
+                return Err(bad(format!(
+                    "expectation keys {keys:?} both cover version {v}"
+                )));
+            }
+            if !keys.is_empty() && !self.applies_to(v) {
+                return Err(bad(format!(
+                    "expectation key {:?} covers version {v}, which the case does not apply to",
+                    keys[0]
+                )));
             }
         }
         for step in &self.steps {

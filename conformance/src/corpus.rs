@@ -52,11 +52,7 @@ pub fn write(cases: &[Case], dir: &Path) -> Result<Written, Error> {
             .iter()
             .any(|l| l.replace(' ', "") == "ssl=off");
         for version in Version::ALL.into_iter().filter(|v| case.applies_to(*v)) {
-            let profile: u8 = match version {
-                Version::Seed => 0,
-                Version::Pg15 => 1,
-                Version::Pg18 => 2,
-            };
+            let profile = fuzz_profile_byte(version);
             let mut seed = vec![profile | if ssl_off { 4 } else { 0 }, 0, 0];
             seed.extend(writes.iter().flatten());
             let path = negotiate_dir.join(format!("case-{name}-{version}.bin"));
@@ -65,4 +61,19 @@ pub fn write(cases: &[Case], dir: &Path) -> Result<Written, Error> {
         }
     }
     Ok(written)
+}
+
+/// The `negotiate` fuzz target's profile bits for `version` (fuzz/fuzz_targets/negotiate.rs:
+/// bits 0-1 and 6-7 of the header's first byte; 0 seed, 1 PG 15, 2 PG 18 as before 13 to 17
+/// existed, then 0x40 PG 13, 0x41 PG 14, 0x42 PG 16, 0x43 PG 17).
+fn fuzz_profile_byte(version: Version) -> u8 {
+    match version {
+        Version::Seed => 0,
+        Version::Pg15 => 1,
+        Version::Pg18 => 2,
+        Version::Pg13 => 0x40,
+        Version::Pg14 => 0x41,
+        Version::Pg16 => 0x42,
+        Version::Pg17 => 0x43,
+    }
 }

@@ -11,7 +11,8 @@ use crate::error::Error;
 pub struct Difference {
     /// The case id.
     pub case: String,
-    /// The real-PostgreSQL target label (`postgres-15`).
+    /// The real-PostgreSQL target label, which names the build: `postgres-15` (the npm
+    /// build), `postgres-15-debian` (Debian's).
     pub target: String,
     /// Why it is accepted.
     pub reason: String,

@@ -31,6 +31,17 @@ pub enum Error {
         "unknown target {0:?}: use reference, reference:VERSION, postgres:BINDIR or external:HOST:PORT[@VERSION]"
     )]
     BadTarget(String),
+    /// A version the suite has no expectations for: named in a target, or reported by a
+    /// server or its binaries.
+    #[error("target {target}: {what} is not a version the suite knows (known: {known})")]
+    UnknownVersion {
+        /// The target as given.
+        target: String,
+        /// What was found (`version "12"`, `PostgreSQL 12.22 (from bin/postgres --version)`).
+        what: String,
+        /// The versions that are known.
+        known: String,
+    },
     /// A `PGSSL_EXPLORE_SEED` or `--seed` that is not a number.
     #[error("seed {0:?} is not a number: give it in decimal or as 0x followed by hex digits")]
     BadSeed(String),

@@ -67,6 +67,17 @@ pub struct VersionExpectations {
     pub direct_ssl: bool,
     /// W4 after S.
     pub pipelined_after_s: PipelinedAfterS,
+    /// How pg_hba.conf refusals name the encryption (H1): `(over TLS, in plaintext)`; 13 says
+    /// `SSL on` / `SSL off`, 14 and later `SSL encryption` / `no encryption`.
+    pub encryption_words: (&'static str, &'static str),
+    /// `log_connections`' SSL line ends with `, compression=off)` (13; 14 removed SSL
+    /// compression).
+    pub log_ssl_compression: bool,
+    /// The oldest frontend protocol major accepted: 2 in 13, 3 since 14 (W8).
+    pub oldest_protocol_major: u16,
+    /// Errors before the startup packet (W4's refusal) are in protocol 2's format, with no
+    /// SQLSTATE or DETAIL (13; 14 speaks only protocol 3).
+    pub pre_startup_errors_v2: bool,
     /// The key-exchange setting (A10): 15's `ssl_ecdh_curve` takes one curve, which must be
     /// an EC curve; 18's `ssl_groups` takes a colon list of any groups.
     pub groups: GroupsSetting,
@@ -105,8 +116,46 @@ impl TlsProtocol {
 
 const OWNER_OR_ROOT_DETAIL: &str = "File must have permissions u=rw (0600) or less if owned by the database user, or permissions u=rw,g=r (0640) or less if owned by root.";
 
+/// 13 to 17 reject a cipher list with no usable cipher with this text.
+const CIPHER_LIST_TEXT: &str = "could not set the cipher list (no valid ciphers available)";
+
+/// PostgreSQL 13's row; later rows say only what their release changed.
+const PG13: VersionExpectations = VersionExpectations {
+    version: Version::Pg13,
+    key_permissions: KeyPermissions::OwnerOrRoot {
+        detail: OWNER_OR_ROOT_DETAIL,
+    },
+    implicit_root_files: false,
+    file_settings: true,
+    // 13 raised ssl_min_protocol_version's default from TLSv1 to TLSv1.2.
+    default_min_tls: TlsProtocol::Tls12,
+    bad_cipher_list: CIPHER_LIST_TEXT,
+    hba_load_failed: "could not load pg_hba.conf",
+    hostssl_needs_ssl: false,
+    clientcert_verify_ca: "verify-ca",
+    clientcert_verify_full: true,
+    alpn: false,
+    direct_ssl: false,
+    pipelined_after_s: PipelinedAfterS::RefusedAfterHandshake,
+    groups: GroupsSetting::EcdhCurve,
+    encryption_words: ("SSL on", "SSL off"),
+    log_ssl_compression: true,
+    oldest_protocol_major: 2,
+    pre_startup_errors_v2: true,
+};
+
+/// 14's changes: protocol 2, SSL compression and the old encryption words removed.
+const PG14: VersionExpectations = VersionExpectations {
+    version: Version::Pg14,
+    encryption_words: ("SSL encryption", "no encryption"),
+    log_ssl_compression: false,
+    oldest_protocol_major: 3,
+    pre_startup_errors_v2: false,
+    ..PG13
+};
+
 /// The rows, by version: every version's expectations.
-pub const EXPECTATIONS: [VersionExpectations; 3] = [
+pub const EXPECTATIONS: [VersionExpectations; 7] = [
     VersionExpectations {
         version: Version::Seed,
         key_permissions: KeyPermissions::NoGroupOrWorld {
@@ -117,60 +166,63 @@ pub const EXPECTATIONS: [VersionExpectations; 3] = [
         // directory written for 15 also runs under it.
         file_settings: true,
         default_min_tls: TlsProtocol::Tls12,
-        bad_cipher_list: "could not set the cipher list (no valid ciphers available)",
-        hba_load_failed: "could not load pg_hba.conf",
         hostssl_needs_ssl: true,
         clientcert_verify_ca: "1",
         clientcert_verify_full: false,
-        alpn: false,
-        direct_ssl: false,
-        pipelined_after_s: PipelinedAfterS::RefusedAfterHandshake,
-        groups: GroupsSetting::EcdhCurve,
+        // The seed profile speaks 15's protocol rules on the wire.
+        ..PG14
     },
+    PG13,
+    PG14,
     VersionExpectations {
         version: Version::Pg15,
-        key_permissions: KeyPermissions::OwnerOrRoot {
-            detail: OWNER_OR_ROOT_DETAIL,
-        },
-        implicit_root_files: false,
-        file_settings: true,
-        default_min_tls: TlsProtocol::Tls12,
-        bad_cipher_list: "could not set the cipher list (no valid ciphers available)",
-        hba_load_failed: "could not load pg_hba.conf",
-        hostssl_needs_ssl: false,
-        clientcert_verify_ca: "verify-ca",
-        clientcert_verify_full: true,
-        alpn: false,
-        direct_ssl: false,
-        pipelined_after_s: PipelinedAfterS::RefusedAfterHandshake,
-        groups: GroupsSetting::EcdhCurve,
+        ..PG14
     },
     VersionExpectations {
-        version: Version::Pg18,
-        key_permissions: KeyPermissions::OwnerOrRoot {
-            detail: OWNER_OR_ROOT_DETAIL,
-        },
-        implicit_root_files: false,
-        file_settings: true,
-        default_min_tls: TlsProtocol::Tls12,
-        bad_cipher_list: "could not set the TLSv1.2 cipher list (no valid ciphers available)",
+        version: Version::Pg16,
+        // 16 (hba.c's file inclusion work) names the file it could not load by its path.
         hba_load_failed: "could not load DATADIR/pg_hba.conf",
-        hostssl_needs_ssl: false,
-        clientcert_verify_ca: "verify-ca",
-        clientcert_verify_full: true,
+        ..PG14
+    },
+    VersionExpectations {
+        version: Version::Pg17,
+        hba_load_failed: "could not load DATADIR/pg_hba.conf",
+        // 17: direct SSL and the mandatory ALPN callback; buffered bytes after S are fed
+        // into the TLS library (backend_startup.c).
         alpn: true,
         direct_ssl: true,
         pipelined_after_s: PipelinedAfterS::FedIntoTls,
+        ..PG14
+    },
+    VersionExpectations {
+        version: Version::Pg18,
+        hba_load_failed: "could not load DATADIR/pg_hba.conf",
+        alpn: true,
+        direct_ssl: true,
+        pipelined_after_s: PipelinedAfterS::FedIntoTls,
+        // 18: the TLS 1.2 list has its own message, and ssl_groups replaces ssl_ecdh_curve.
+        bad_cipher_list: "could not set the TLSv1.2 cipher list (no valid ciphers available)",
         groups: GroupsSetting::GroupsList,
+        ..PG14
     },
 ];
 
-/// The expectations of `version`.
+/// The expectations of `version`: its row, in [`Version::ALL`]'s order (a unit test holds
+/// the two orders together).
 pub fn expectations(version: Version) -> &'static VersionExpectations {
-    match version {
-        Version::Seed => &EXPECTATIONS[0],
-        Version::Pg15 => &EXPECTATIONS[1],
-        Version::Pg18 => &EXPECTATIONS[2],
+    &EXPECTATIONS[version as usize]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_follow_the_version_order() {
+        for (row, version) in EXPECTATIONS.iter().zip(Version::ALL) {
+            assert_eq!(row.version, version);
+            assert_eq!(expectations(version).version, version);
+        }
     }
 }
 
@@ -195,19 +247,18 @@ pub mod text {
     /// libpq's own error when `sslmode` demands SSL and the server answers N.
     pub const SSL_REQUIRED: &str = "libpq: server does not support SSL, but SSL was required";
 
-    /// H1: no row matched (`host` is the address, or `[local]`).
-    pub fn no_entry(host: &str, user: &str, database: &str, ssl: bool) -> String {
+    /// H1: no row matched (`host` is the address, or `[local]`; `encryption` the version's
+    /// word for it, from [`super::VersionExpectations::encryption_words`]).
+    pub fn no_entry(host: &str, user: &str, database: &str, encryption: &str) -> String {
         format!(
-            "no pg_hba.conf entry for host \"{host}\", user \"{user}\", database \"{database}\", {}",
-            encryption(ssl)
+            "no pg_hba.conf entry for host \"{host}\", user \"{user}\", database \"{database}\", {encryption}"
         )
     }
 
     /// H1: a reject row matched.
-    pub fn rejected(host: &str, user: &str, database: &str, ssl: bool) -> String {
+    pub fn rejected(host: &str, user: &str, database: &str, encryption: &str) -> String {
         format!(
-            "pg_hba.conf rejects connection for host \"{host}\", user \"{user}\", database \"{database}\", {}",
-            encryption(ssl)
+            "pg_hba.conf rejects connection for host \"{host}\", user \"{user}\", database \"{database}\", {encryption}"
         )
     }
 
@@ -219,14 +270,6 @@ pub mod text {
     /// H5: clientcert=verify-full with another method and a CN that is not the user.
     pub fn method_failed(method: &str, user: &str) -> String {
         format!("\"{method}\" authentication failed for user \"{user}\"")
-    }
-
-    fn encryption(ssl: bool) -> &'static str {
-        if ssl {
-            "SSL encryption"
-        } else {
-            "no encryption"
-        }
     }
 
     /// A3.

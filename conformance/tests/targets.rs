@@ -2,8 +2,8 @@
 //! label), and the differential check: the reference server under profile N must produce the
 //! same observations as real PostgreSQL N, except for the reviewed accepted differences.
 //!
-//! Real PostgreSQL comes from `PGSSL_PG15_BINDIR` / `PGSSL_PG18_BINDIR` or the locations
-//! `scripts/install-deps` uses. Locally, a missing PostgreSQL is reported and its test skipped;
+//! Real PostgreSQL comes from `PGSSL_PG<major>_BINDIR` / `PGSSL_PG15_DEBIAN_BINDIR` or the
+//! locations `scripts/install-deps` uses. Locally, a missing PostgreSQL is reported and its test skipped;
 //! in CI (`CI` set) it fails the run.
 
 mod common;
@@ -126,16 +126,26 @@ fn differential(bindir: PathBuf, version: Version) {
     );
 }
 
-#[test]
-fn postgres_15_matches_reference_15() {
-    if let Some(dir) = common::pg15() {
-        differential(dir, Version::Pg15);
-    }
+/// One differential test per real build: the six npm builds and Debian's 15.
+macro_rules! differential_tests {
+    ($($name:ident: $bindir:expr, $version:expr;)*) => {
+        $(
+            #[test]
+            fn $name() {
+                if let Some(dir) = $bindir {
+                    differential(dir, $version);
+                }
+            }
+        )*
+    };
 }
 
-#[test]
-fn postgres_18_matches_reference_18() {
-    if let Some(dir) = common::pg18() {
-        differential(dir, Version::Pg18);
-    }
+differential_tests! {
+    postgres_13_matches_reference_13: common::npm(Version::Pg13), Version::Pg13;
+    postgres_14_matches_reference_14: common::npm(Version::Pg14), Version::Pg14;
+    postgres_15_matches_reference_15: common::npm(Version::Pg15), Version::Pg15;
+    postgres_15_debian_matches_reference_15: common::debian15(), Version::Pg15;
+    postgres_16_matches_reference_16: common::npm(Version::Pg16), Version::Pg16;
+    postgres_17_matches_reference_17: common::npm(Version::Pg17), Version::Pg17;
+    postgres_18_matches_reference_18: common::npm(Version::Pg18), Version::Pg18;
 }

@@ -1,5 +1,5 @@
 //! `hba`: arbitrary text as pg_hba.conf or pg_ident.conf, with includes disabled, for one
-//! profile (8.4 seed, 15 or 18); the input's length picks file and profile (`pick`).
+//! profile (8.4 seed, 13 to 18); the input's length picks file and profile (`pick`).
 //!
 //! The checks are `pgssl_fuzz::hba`'s: diagnostics rather than panics, printed rows that
 //! parse again to the same rules, printing a fixpoint, matching unchanged by the round

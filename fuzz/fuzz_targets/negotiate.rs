@@ -4,9 +4,10 @@
 //! Input layout (so conformance cases' client bytes can be used as seeds by prefixing a
 //! header; see fuzz/README.md):
 //!
-//! - byte 0, the server: bits 0-1 profile (0 seed, 1 PG 15, 2 PG 18, 3 PG 18), bit 2 SSL
-//!   *off*, bit 3 Unix socket, bit 4 `trace_connection_negotiation`, bit 5 end with
-//!   `authentication_timeout` instead of EOF;
+//! - byte 0, the server: bits 0-1 and 6-7 the profile (`PROFILE_CODES[(b & 3) | (b >> 4 &
+//!   12)]`: 0x00 seed, 0x01 PG 15, 0x02 PG 18, 0x03 PG 18, 0x40 PG 13, 0x41 PG 14, 0x42 PG 16,
+//!   0x43 PG 17), bit 2 SSL *off*, bit 3 Unix socket, bit 4 `trace_connection_negotiation`,
+//!   bit 5 end with `authentication_timeout` instead of EOF;
 //! - byte 1, every TLS handshake's outcome: bits 0-1 (0 established with ALPN
 //!   `postgresql`, 1 established without ALPN, 2 established with ALPN `http/1.1`,
 //!   3 failed), bits 2-7 how many prefix bytes TLS leaves unread;
@@ -31,7 +32,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let choice = ServerChoice {
-        profile: (server & 3).min(2),
+        profile: (server & 3) | ((server >> 4) & 12),
         ssl_loaded: server & 4 == 0,
         unix: server & 8 != 0,
         trace: server & 16 != 0,

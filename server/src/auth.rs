@@ -209,11 +209,8 @@ impl Client<'_> {
     }
 
     fn encryption(&self) -> &'static str {
-        if self.ssl {
-            "SSL encryption"
-        } else {
-            "no encryption"
-        }
+        let words = self.profile.behaviour().encryption_words;
+        if self.ssl { words.ssl } else { words.plain }
     }
 }
 

@@ -420,8 +420,23 @@ impl Negotiator {
         if self.buf.is_empty() {
             return false;
         }
-        self.fatal(ErrorFields::new(Severity::Fatal, "08P01", message).with_detail(MITM_DETAIL));
+        let error = ErrorFields::new(Severity::Fatal, "08P01", message).with_detail(MITM_DETAIL);
+        if self.behaviour().pre_startup_errors_v2 {
+            self.fatal_v2(error);
+        } else {
+            self.fatal(error);
+        }
         true
+    }
+
+    /// A FATAL in protocol 2's format (`E`, the text, NUL: no SQLSTATE, no DETAIL), for a
+    /// client that has not (yet) named protocol 3; the log keeps every field.
+    fn fatal_v2(&mut self, error: ErrorFields) {
+        self.log(LogRecord::from(&error));
+        let mut bytes = Vec::new();
+        encode_v2_error(Severity::Fatal, error.message(), &mut bytes);
+        self.emit(Action::Send(bytes));
+        self.close();
     }
 
     fn on_tls_established(&mut self, alpn: Option<Vec<u8>>, unread_prefix: usize) {
@@ -530,25 +545,25 @@ impl Negotiator {
 
     fn on_startup(&mut self, requested: ProtocolVersion, raw: &[u8]) {
         let behaviour = self.behaviour();
-        let latest = behaviour.latest_protocol;
-        if requested.major() != latest.major() {
+        let (oldest, latest) = (behaviour.oldest_protocol, behaviour.latest_protocol);
+        if requested.major() < oldest.major() || requested.major() > latest.major() {
             let message = format!(
                 "unsupported frontend protocol {requested}: server supports {}.0 to {}.{}",
-                latest.major(),
+                oldest.major(),
                 latest.major(),
                 latest.minor()
             );
+            let error = ErrorFields::new(Severity::Fatal, "0A000", message);
             if requested.major() < 3 {
                 // elog.c still speaks protocol 2 to refuse a protocol-2 client.
-                let error = ErrorFields::new(Severity::Fatal, "0A000", message);
-                self.log(LogRecord::from(&error));
-                let mut bytes = Vec::new();
-                encode_v2_error(Severity::Fatal, error.message(), &mut bytes);
-                self.emit(Action::Send(bytes));
-                self.close();
+                self.fatal_v2(error);
             } else {
-                self.fatal(ErrorFields::new(Severity::Fatal, "0A000", message));
+                self.fatal(error);
             }
+            return;
+        }
+        if requested.major() < 3 {
+            self.on_v2_startup(raw);
             return;
         }
         let msg = crate::wire::StartupMessage {
@@ -632,6 +647,38 @@ impl Negotiator {
         }
         self.emit(Action::Startup(Box::new(info)));
         self.phase = Phase::Finished;
+    }
+}
+
+/// Protocol 2's fixed-width startup packet after its version word: database, user, options,
+/// two unused fields (`StartupPacket` in 13's pqcomm.h); a short packet reads as zeros.
+const V2_DATABASE: usize = 64;
+const V2_USER: usize = 32;
+
+impl Negotiator {
+    /// A protocol-2.0 StartupPacket (13): the user is checked as 13 checks it. pgssl runs no
+    /// protocol-2 session, so a packet that names a user is refused with a protocol-2 FATAL
+    /// saying so, where 13 would go on to authenticate (README, "Known limits").
+    fn on_v2_startup(&mut self, raw: &[u8]) {
+        let field = |from: usize, len: usize| -> Vec<u8> {
+            let bytes = raw.get(from..raw.len().min(from + len)).unwrap_or_default();
+            bytes.iter().take_while(|&&b| b != 0).copied().collect()
+        };
+        let user = field(V2_DATABASE, V2_USER);
+        let error = if user.is_empty() {
+            ErrorFields::new(
+                Severity::Fatal,
+                "28000",
+                "no PostgreSQL user name specified in startup packet",
+            )
+        } else {
+            ErrorFields::new(
+                Severity::Fatal,
+                "0A000",
+                "pgssl does not run protocol 2.0 sessions (PostgreSQL 13 would authenticate this client)",
+            )
+        };
+        self.fatal_v2(error);
     }
 }
 

@@ -4,7 +4,7 @@
 //! Code that depends on the version asks the profile's [`Behaviour`] for a value; it never tests
 //! the profile itself. Adding a version means adding one row here.
 
-use crate::known_settings;
+use crate::known_settings::{self, KnownSettings};
 use crate::wire::ProtocolVersion;
 
 /// Which PostgreSQL the server reproduces.
@@ -14,8 +14,16 @@ pub enum Profile {
     /// only at start. On the wire it behaves like PostgreSQL 15, since 8.4's protocol-2 era
     /// negotiation is not something current clients can speak.
     Seed,
+    /// PostgreSQL 13.
+    Pg13,
+    /// PostgreSQL 14.
+    Pg14,
     /// PostgreSQL 15.
     Pg15,
+    /// PostgreSQL 16.
+    Pg16,
+    /// PostgreSQL 17.
+    Pg17,
     /// PostgreSQL 18.
     Pg18,
 }
@@ -52,11 +60,12 @@ pub enum NegotiatedVersion {
 /// What an encryption request that was answered `N` leaves allowed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RequestBookkeeping {
-    /// 15 re-enters `ProcessStartupPacket(ssl_done, gss_done)` with both flags recomputed
+    /// 13 re-enters `ProcessStartupPacket(ssl_done, gss_done)` with both flags recomputed
     /// from the last reply: a refused GSSENCRequest re-opens SSLRequest and vice versa, so
     /// refused requests may alternate without limit.
     Recomputed,
-    /// 18 keeps the flags (`goto retry`): each request kind is answered once per connection.
+    /// 14+ keep each flag once set: each request kind is answered once per connection (seen
+    /// live on the npm 14.23, 15.18, 16.14, 17.10 and 18.4 builds, which have no GSSAPI).
     Sticky,
 }
 
@@ -91,7 +100,7 @@ pub enum KeyPermissions {
 /// Everything that differs between the profiles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Behaviour {
-    /// The profile's name in settings, logs and snapshots: `seed`, `15`, `18`.
+    /// The profile's name in settings, logs and snapshots: `seed`, `13` … `18`.
     pub name: &'static str,
     /// The private-key permission rule.
     pub key_permissions: KeyPermissions,
@@ -99,8 +108,20 @@ pub struct Behaviour {
     pub server_version: &'static str,
     /// `server_version_num`.
     pub server_version_num: &'static str,
+    /// The oldest protocol version (13: 2.0; 14 removed protocol 2).
+    pub oldest_protocol: ProtocolVersion,
     /// The newest protocol version.
     pub latest_protocol: ProtocolVersion,
+    /// Errors sent before the startup packet names a protocol (the CVE-2021-23214 refusal)
+    /// use protocol 2's format, `E` and text (13: elog.c still checked `FrontendProtocol`,
+    /// which is unset then; 14 speaks only protocol 3).
+    pub pre_startup_errors_v2: bool,
+    /// How pg_hba.conf refusals name the connection's encryption: 13 `SSL on` / `SSL off`,
+    /// 14+ `SSL encryption` / `no encryption` (14 added GSS encryption to the wording).
+    pub encryption_words: EncryptionWords,
+    /// `log_connections`' SSL line ends with `, compression=off` (13; 14 removed SSL
+    /// compression).
+    pub log_ssl_compression: bool,
     /// From which protocol version BackendKeyData carries a 32-byte key (`None`: always 4).
     pub long_cancel_key_from: Option<ProtocolVersion>,
     /// The CVE-2021-23214 check.
@@ -126,16 +147,18 @@ pub struct Behaviour {
     /// `ssl`, `ssl_*` file and cipher settings need a restart (8.4: PGC_POSTMASTER); when
     /// false they are PGC_SIGHUP (10+).
     pub ssl_settings_need_restart: bool,
-    /// GUC_REPORT parameters beyond those every profile sends, with their values.
+    /// GUC_REPORT parameters beyond 13's, which every profile sends, with their values.
     pub extra_reported: &'static [(&'static str, &'static str)],
     /// Every setting name this version knows (lower case); others are unrecognized.
-    pub known_settings: &'static [&'static str],
+    pub known_settings: KnownSettings,
     /// Old names accepted for a setting: (old, current).
     pub setting_aliases: &'static [(&'static str, &'static str)],
     /// The name of the key-exchange groups setting.
     pub groups_setting: &'static str,
     /// How a bad groups value is reported.
     pub groups_error: GroupsError,
+    /// The groups setting's default.
+    pub groups_default: &'static str,
     /// The message when `ssl_ciphers` leaves no cipher.
     pub cipher_list_error: &'static str,
     /// The log-only DETAIL `auth_failed` adds, naming the pg_hba.conf row that matched
@@ -151,6 +174,15 @@ pub struct Behaviour {
     pub clientcert_store_checked_at_load: bool,
 }
 
+/// The words pg_hba.conf refusals use for the connection's encryption.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EncryptionWords {
+    /// Over TLS.
+    pub ssl: &'static str,
+    /// In plaintext.
+    pub plain: &'static str,
+}
+
 /// How `auth_failed` names the matching pg_hba.conf row in its log-only DETAIL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuthFailedDetail {
@@ -162,13 +194,34 @@ pub enum AuthFailedDetail {
     FileAndLine,
 }
 
-const PG15: Behaviour = Behaviour {
-    name: "15",
+/// 14 made these two GUC_REPORT; 16 added `scram_iterations`, reported too.
+const REPORTED_SINCE_14: &[(&str, &str)] = &[
+    ("default_transaction_read_only", "off"),
+    ("in_hot_standby", "off"),
+];
+const REPORTED_SINCE_16: &[(&str, &str)] = &[
+    ("default_transaction_read_only", "off"),
+    ("in_hot_standby", "off"),
+    ("scram_iterations", "4096"),
+];
+
+/// PostgreSQL 13: the oldest row; each later row names only what its release changed.
+const PG13: Behaviour = Behaviour {
+    name: "13",
     key_permissions: KeyPermissions::OwnerOrRoot,
-    server_version: "15.18 (pgssl)",
-    server_version_num: "150018",
+    server_version: "13.23 (pgssl)",
+    server_version_num: "130023",
+    // 13 still accepts protocol 2.0 (14 removed it).
+    oldest_protocol: ProtocolVersion::V2_0,
     latest_protocol: ProtocolVersion::V3_0,
+    pre_startup_errors_v2: true,
+    encryption_words: EncryptionWords {
+        ssl: "SSL on",
+        plain: "SSL off",
+    },
+    log_ssl_compression: true,
     long_cancel_key_from: None,
+    // The CVE-2021-23214 fix reached every branch (13.5, 14.1).
     pipelined_after_ssl: PipelinedAfterSsl::RefuseAfterHandshake,
     cancel_length: CancelLength::Fixed16,
     negotiated_version: NegotiatedVersion::Latest,
@@ -181,43 +234,92 @@ const PG15: Behaviour = Behaviour {
     reload_ssl_files: true,
     ssl_settings_need_restart: false,
     extra_reported: &[],
-    known_settings: known_settings::PG15,
+    known_settings: known_settings::PG13,
     setting_aliases: &[],
     groups_setting: "ssl_ecdh_curve",
     groups_error: GroupsError::UnrecognizedCurve,
+    groups_default: "prime256v1",
     cipher_list_error: "could not set the cipher list (no valid ciphers available)",
     auth_failed_detail: AuthFailedDetail::Line,
     log_unidentified_authentication: false,
     clientcert_store_checked_at_load: false,
 };
 
-const PG18: Behaviour = Behaviour {
-    name: "18",
-    key_permissions: KeyPermissions::OwnerOrRoot,
-    server_version: "18.4 (pgssl)",
-    server_version_num: "180004",
-    latest_protocol: ProtocolVersion::V3_2,
-    long_cancel_key_from: Some(ProtocolVersion::V3_2),
-    pipelined_after_ssl: PipelinedAfterSsl::FeedIntoTls,
-    cancel_length: CancelLength::Variable,
-    negotiated_version: NegotiatedVersion::RequestedCapped,
-    direct_ssl: true,
-    alpn: true,
+const PG14: Behaviour = Behaviour {
+    name: "14",
+    server_version: "14.23 (pgssl)",
+    server_version_num: "140023",
+    // 14: protocol 2 removed (so every error is in protocol 3's format), SSL compression
+    // removed, the encryption named in pg_hba.conf refusals, and an SSLRequest or
+    // GSSENCRequest answered once per connection.
+    oldest_protocol: ProtocolVersion::V3_0,
+    pre_startup_errors_v2: false,
+    encryption_words: EncryptionWords {
+        ssl: "SSL encryption",
+        plain: "no encryption",
+    },
+    log_ssl_compression: false,
     request_bookkeeping: RequestBookkeeping::Sticky,
+    extra_reported: REPORTED_SINCE_14,
+    known_settings: known_settings::PG14,
+    ..PG13
+};
+
+const PG15: Behaviour = Behaviour {
+    name: "15",
+    server_version: "15.18 (pgssl)",
+    server_version_num: "150018",
+    known_settings: known_settings::PG15,
+    ..PG14
+};
+
+const PG16: Behaviour = Behaviour {
+    name: "16",
+    server_version: "16.14 (pgssl)",
+    server_version_num: "160014",
+    // 16: pg_clean_ascii escapes as \xNN; GUC range errors print the unit on both bounds;
+    // auth_failed names the pg_hba.conf file (include files arrived in 16).
     ascii_cleaning: AsciiCleaning::HexEscape,
     unit_on_range_bounds: true,
-    implicit_root_files: false,
-    reload_ssl_files: true,
-    ssl_settings_need_restart: false,
-    extra_reported: &[("scram_iterations", "4096")],
+    extra_reported: REPORTED_SINCE_16,
+    known_settings: known_settings::PG16,
+    auth_failed_detail: AuthFailedDetail::FileAndLine,
+    ..PG15
+};
+
+const PG17: Behaviour = Behaviour {
+    name: "17",
+    server_version: "17.10 (pgssl)",
+    server_version_num: "170010",
+    // 17 (backend_startup.c): direct SSL with mandatory ALPN, and bytes buffered before
+    // TLS are handed to the TLS library instead of checked after the handshake.
+    pipelined_after_ssl: PipelinedAfterSsl::FeedIntoTls,
+    direct_ssl: true,
+    alpn: true,
+    known_settings: known_settings::PG17,
+    log_unidentified_authentication: true,
+    ..PG16
+};
+
+const PG18: Behaviour = Behaviour {
+    name: "18",
+    server_version: "18.4 (pgssl)",
+    server_version_num: "180004",
+    // 18: protocol 3.2 with 32-byte cancel keys and variable-length CancelRequests, and
+    // NegotiateProtocolVersion reports the requested minor capped at 3.2.
+    latest_protocol: ProtocolVersion::V3_2,
+    long_cancel_key_from: Some(ProtocolVersion::V3_2),
+    cancel_length: CancelLength::Variable,
+    negotiated_version: NegotiatedVersion::RequestedCapped,
     known_settings: known_settings::PG18,
+    // 18: ssl_groups replaces ssl_ecdh_curve (kept as an alias) and takes a colon list;
+    // the TLS 1.2 cipher list has its own message.
     setting_aliases: &[("ssl_ecdh_curve", "ssl_groups")],
     groups_setting: "ssl_groups",
     groups_error: GroupsError::GroupsList,
+    groups_default: "X25519:prime256v1",
     cipher_list_error: "could not set the TLSv1.2 cipher list (no valid ciphers available)",
-    auth_failed_detail: AuthFailedDetail::FileAndLine,
-    log_unidentified_authentication: true,
-    clientcert_store_checked_at_load: false,
+    ..PG17
 };
 
 const SEED: Behaviour = Behaviour {
@@ -234,18 +336,30 @@ const SEED: Behaviour = Behaviour {
 
 impl Profile {
     /// Every profile, oldest first.
-    pub const ALL: [Profile; 3] = [Profile::Seed, Profile::Pg15, Profile::Pg18];
+    pub const ALL: [Profile; 7] = [
+        Profile::Seed,
+        Profile::Pg13,
+        Profile::Pg14,
+        Profile::Pg15,
+        Profile::Pg16,
+        Profile::Pg17,
+        Profile::Pg18,
+    ];
 
     /// What this profile's version does, row by row of the profile table.
     pub fn behaviour(self) -> &'static Behaviour {
         match self {
             Self::Seed => &SEED,
+            Self::Pg13 => &PG13,
+            Self::Pg14 => &PG14,
             Self::Pg15 => &PG15,
+            Self::Pg16 => &PG16,
+            Self::Pg17 => &PG17,
             Self::Pg18 => &PG18,
         }
     }
 
-    /// The profile named `name` (`seed`, `15`, `18`).
+    /// The profile named `name` (`seed`, `13` … `18`).
     pub fn from_name(name: &str) -> Option<Self> {
         Self::ALL
             .into_iter()
@@ -273,7 +387,7 @@ mod tests {
         for p in Profile::ALL {
             assert_eq!(Profile::from_name(p.name()), Some(p));
         }
-        assert_eq!(Profile::from_name("16"), None);
+        assert_eq!(Profile::from_name("12"), None);
     }
 
     #[test]

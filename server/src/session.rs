@@ -90,7 +90,7 @@ async fn serve(
     openssl::rand::rand_bytes(&mut key).map_err(|_| SessionError::CancelKeyUnavailable)?;
     let client_encoding = replies::client_encoding(info)?;
     if settings.log_connections {
-        let line = replies::authorized_line(info, tls.as_ref());
+        let line = replies::authorized_line(info, tls.as_ref(), behaviour);
         shared.log(pid, &LogRecord::log(line));
     }
     let reply = replies::startup_reply(info, behaviour, client_encoding, pid, &key);

@@ -114,8 +114,18 @@ impl Reading<'_> {
     }
 
     /// Backend messages up to ReadyForQuery, a FATAL error, the close or a timeout.
+    ///
+    /// One declared reading: an `E` followed by an upper-case letter is a protocol-2 error
+    /// (`EFATAL:  ...`), which 13 sends before a startup packet has named protocol 3; as a
+    /// protocol-3 length word those bytes would announce over 1 GB, which no server sends.
     pub(super) fn read_messages(&mut self) {
         loop {
+            if let [b'E', second, ..] = self.state.buf[..] {
+                if second.is_ascii_uppercase() {
+                    self.read_v2();
+                    return self.after_fatal();
+                }
+            }
             match BackendMessage::decode(&self.state.buf) {
                 Ok(Some((msg, used))) => {
                     self.state.buf.drain(..used);
@@ -168,20 +178,7 @@ impl Reading<'_> {
                 if severity != "FATAL" {
                     return false;
                 }
-                // After a FATAL error the server closes: record that too.
-                let outcome = if self.state.buf.is_empty() {
-                    self.fill()
-                } else {
-                    ReadOutcome::Data
-                };
-                match outcome {
-                    ReadOutcome::Data => {
-                        self.trace
-                            .saw(format!("data after FATAL: {} bytes", self.state.buf.len()));
-                        self.state.buf.clear();
-                    }
-                    other => self.end(other),
-                }
+                self.after_fatal();
                 return true;
             }
             BackendMessage::NoticeResponse(n) => {
@@ -223,6 +220,23 @@ impl Reading<'_> {
             }
         }
         false
+    }
+
+    /// After a FATAL error the server closes: record that too.
+    fn after_fatal(&mut self) {
+        let outcome = if self.state.buf.is_empty() {
+            self.fill()
+        } else {
+            ReadOutcome::Data
+        };
+        match outcome {
+            ReadOutcome::Data => {
+                self.trace
+                    .saw(format!("data after FATAL: {} bytes", self.state.buf.len()));
+                self.state.buf.clear();
+            }
+            other => self.end(other),
+        }
     }
 
     /// A protocol-2 error: `E`, then NUL-terminated text.

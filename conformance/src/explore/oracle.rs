@@ -347,8 +347,12 @@ impl Oracle<'_> {
     }
 
     fn refuse_pipelined(&mut self, ssl: bool) {
-        self.saw(format!("E FATAL 08P01 {}", text::UNENCRYPTED_AFTER_SSL));
-        self.saw(format!("  DETAIL: {}", text::MITM_DETAIL));
+        if self.r.pre_startup_errors_v2 {
+            self.saw(format!("v2 error: FATAL:  {}", text::UNENCRYPTED_AFTER_SSL));
+        } else {
+            self.saw(format!("E FATAL 08P01 {}", text::UNENCRYPTED_AFTER_SSL));
+            self.saw(format!("  DETAIL: {}", text::MITM_DETAIL));
+        }
         self.closed(ssl);
     }
 
@@ -522,8 +526,14 @@ impl Oracle<'_> {
             o.closed(ssl);
             Login::Refused
         };
+        let words = self.r.encryption_words;
+        let encryption = if ssl { words.0 } else { words.1 };
         let Some(row) = row else {
-            return fatal(self, "28000", text::no_entry(host, user, database, ssl));
+            return fatal(
+                self,
+                "28000",
+                text::no_entry(host, user, database, encryption),
+            );
         };
         if row.kind == RowKind::HostSsl {
             self.rule(&["S11"]);
@@ -542,7 +552,11 @@ impl Oracle<'_> {
             }
         }
         if row.method == Method::Reject {
-            return fatal(self, "28000", text::rejected(host, user, database, ssl));
+            return fatal(
+                self,
+                "28000",
+                text::rejected(host, user, database, encryption),
+            );
         }
         if wants_cert {
             // client.crt and client-revoked.crt carry only CN ssltestuser (DN

@@ -106,19 +106,16 @@ fn server(version: Version) -> BoxedStrategy<ServerSide> {
         crl.push((3, Some(FileState::Missing)));
     }
     crl.push((2, Some(FileState::Garbage)));
-    let mut ciphers = vec![
+    let ciphers = vec![
         (60, None),
         (10, Some(ServerCiphers::High)),
         (10, Some(ServerCiphers::Aes128Pair)),
         (5, Some(ServerCiphers::Null)),
         (5, Some(ServerCiphers::NullSeclevel0)),
     ];
-    // OpenSSL 1.1.1 (the npm PostgreSQL 18) accepts a list without TLS 1.2 ciphers; whether
-    // `bogus` refuses to start depends on the library, so it is a catalogue case with an
-    // accepted difference, not a generated one.
-    if version != Version::Pg18 {
-        ciphers.push((5, Some(ServerCiphers::Bogus)));
-    }
+    // No `bogus` list: OpenSSL 1.1.1 (every npm PostgreSQL build) accepts a list without TLS
+    // 1.2 ciphers, OpenSSL 3 refuses it, so whether the server starts depends on the library.
+    // It is a catalogue case with accepted differences per build, not a generated one.
     let mut groups = vec![
         (80, None),
         (8, Some(Groups::Secp384r1)),

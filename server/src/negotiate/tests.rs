@@ -204,25 +204,76 @@ fn pipelined_startup_fed_into_tls_on_18() {
 #[test]
 fn pipelined_startup_after_n_refused_in_plaintext() {
     for profile in Profile::ALL {
+        // 13 still words errors sent before the startup packet in protocol 2.
+        let v2 = profile.behaviour().pre_startup_errors_v2;
+        let text = |action: &Action, message: &str| match action {
+            Action::Send(bytes) if v2 => {
+                let (text, _) = crate::wire::backend::decode_v2_error(bytes).expect("a v2 error");
+                assert_eq!(text, format!("FATAL:  {message}"), "{profile}");
+            }
+            action => assert_eq!(error_of(action).message(), message, "{profile}"),
+        };
         let mut bytes = ssl_request();
         bytes.extend_from_slice(&login());
         let mut m = machine(profile, false);
         let actions = feed(&mut m, Event::Received(&bytes));
         assert_eq!(actions[0], Action::Send(vec![b'N']));
-        assert_eq!(
-            error_of(&actions[2]).message(),
-            "received unencrypted data after SSL request"
-        );
+        text(&actions[2], "received unencrypted data after SSL request");
         let mut bytes = gssenc_request();
         bytes.extend_from_slice(&login());
         let mut m = machine(profile, true);
         let actions = feed(&mut m, Event::Received(&bytes));
         assert_eq!(actions[0], Action::Send(vec![b'N']));
-        assert_eq!(
-            error_of(&actions[2]).message(),
-            "received unencrypted data after GSSAPI encryption request"
+        text(
+            &actions[2],
+            "received unencrypted data after GSSAPI encryption request",
         );
     }
+}
+
+#[test]
+fn protocol_2_is_read_by_13_only() {
+    // The v2 packet after its version word: database[64], user[32], options[64], 2 x [64].
+    let v2_packet = |user: &str| {
+        let mut body = vec![0u8; 288];
+        body[64..64 + user.len()].copy_from_slice(user.as_bytes());
+        let mut bytes = (296u32).to_be_bytes().to_vec();
+        bytes.extend_from_slice(&0x0002_0000u32.to_be_bytes());
+        bytes.extend_from_slice(&body);
+        bytes
+    };
+    let v2_text = |actions: &[Action]| match &actions[1] {
+        Action::Send(bytes) => {
+            crate::wire::backend::decode_v2_error(bytes)
+                .expect("a v2 error")
+                .0
+        }
+        other => panic!("not a Send: {other:?}"),
+    };
+    let mut m = machine(Profile::Pg13, false);
+    let actions = feed(&mut m, Event::Received(&v2_packet("")));
+    assert_eq!(
+        v2_text(&actions),
+        "FATAL:  no PostgreSQL user name specified in startup packet"
+    );
+    let mut m = machine(Profile::Pg13, false);
+    let actions = feed(&mut m, Event::Received(&v2_packet("alice")));
+    assert!(v2_text(&actions).contains("pgssl does not run protocol 2.0 sessions"));
+    let mut m = machine(Profile::Pg13, false);
+    let actions = feed(
+        &mut m,
+        Event::Received(&startup(ProtocolVersion::new(4, 0), &[])),
+    );
+    assert_eq!(
+        error_of(&actions[1]).message(),
+        "unsupported frontend protocol 4.0: server supports 2.0 to 3.0"
+    );
+    let mut m = machine(Profile::Pg14, false);
+    let actions = feed(&mut m, Event::Received(&v2_packet("alice")));
+    assert_eq!(
+        v2_text(&actions),
+        "FATAL:  unsupported frontend protocol 2.0: server supports 3.0 to 3.0"
+    );
 }
 
 #[test]
@@ -276,9 +327,9 @@ fn gss_then_ssl_in_either_order() {
 }
 
 #[test]
-fn refused_requests_alternate_on_15_but_not_on_18() {
-    // 15 recomputes both flags from the last reply, so SSL and GSS refusals may alternate.
-    let mut m = machine(Profile::Pg15, false);
+fn refused_requests_alternate_on_13_but_not_on_14_and_later() {
+    // 13 recomputes both flags from the last reply, so SSL and GSS refusals may alternate.
+    let mut m = machine(Profile::Pg13, false);
     for _ in 0..3 {
         assert_eq!(
             feed(&mut m, Event::Received(&ssl_request())),

@@ -70,8 +70,6 @@ pub(super) fn startup_reply(
         ("application_name", application_name),
         ("client_encoding", client_encoding.to_owned()),
         ("DateStyle", "ISO, MDY".into()),
-        ("default_transaction_read_only", "off".into()),
-        ("in_hot_standby", "off".into()),
         ("integer_datetimes", "on".into()),
         ("IntervalStyle", "postgres".into()),
         ("is_superuser", "on".into()),
@@ -183,8 +181,12 @@ impl QueryReplies {
     }
 }
 
-/// The `connection authorized` line of `log_connections`, as PostgreSQL 15 words it.
-pub(super) fn authorized_line(info: &StartupInfo, tls: Option<&TlsFacts>) -> String {
+/// The `connection authorized` line of `log_connections`, as the profile's version words it.
+pub(super) fn authorized_line(
+    info: &StartupInfo,
+    tls: Option<&TlsFacts>,
+    behaviour: &Behaviour,
+) -> String {
     let mut line = match info.replication {
         Replication::No => format!(
             "connection authorized: user={} database={}",
@@ -201,9 +203,15 @@ pub(super) fn authorized_line(info: &StartupInfo, tls: Option<&TlsFacts>) -> Str
     }
     if let Some(t) = tls {
         line.push_str(&format!(
-            " SSL enabled (protocol={}, cipher={}, bits={})",
+            " SSL enabled (protocol={}, cipher={}, bits={}",
             t.version, t.cipher, t.bits
         ));
+        // pgssl never compresses, as OpenSSL 1.1.0 and later do not by default.
+        line.push_str(if behaviour.log_ssl_compression {
+            ", compression=off)"
+        } else {
+            ")"
+        });
     }
     line
 }
@@ -252,8 +260,12 @@ mod tests {
             alpn: None,
         };
         assert_eq!(
-            authorized_line(&info, Some(&tls)),
+            authorized_line(&info, Some(&tls), crate::profile::Profile::Pg15.behaviour()),
             "connection authorized: user=postgres database=postgres application_name=psql SSL enabled (protocol=TLSv1.3, cipher=TLS_AES_256_GCM_SHA384, bits=256)"
+        );
+        assert!(
+            authorized_line(&info, Some(&tls), crate::profile::Profile::Pg13.behaviour())
+                .ends_with("bits=256, compression=off)")
         );
     }
 

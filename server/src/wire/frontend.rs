@@ -12,6 +12,8 @@ pub struct ProtocolVersion(pub u32);
 
 impl ProtocolVersion {
     /// Protocol 3.0, the version every current server accepts.
+    /// Protocol 2.0 (13 and earlier still spoke it).
+    pub const V2_0: Self = Self::new(2, 0);
     pub const V3_0: Self = Self::new(3, 0);
     /// Protocol 3.2, introduced by PostgreSQL 18 (variable-length cancel keys).
     pub const V3_2: Self = Self::new(3, 2);
