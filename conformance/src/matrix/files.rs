@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::{Matrix, render};
 use crate::error::Error;
 
-/// The files [`write`] creates, in the order it writes them.
+/// The files [`write()`] creates, in the order it writes them.
 pub const FILES: [&str; 3] = ["matrix.md", "matrix.json", "matrix.html"];
 
 /// Creates `dir` if missing and checks a file can be created in it, so a run is not wasted

@@ -3,7 +3,7 @@
 //!
 //! [`collect`] runs every target; [`build`] turns their results into a [`Matrix`] (a pure
 //! function, so change detection is tested on synthetic results); [`render`] prints the matrix
-//! as Markdown, JSON and a self-contained HTML page; [`write`] puts the three files in a
+//! as Markdown, JSON and a self-contained HTML page; [`write()`] puts the three files in a
 //! directory, each atomically.
 //!
 //! A case's *observation* on a version is its trace. Within a case, identical traces share a
