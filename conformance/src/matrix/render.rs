@@ -280,7 +280,8 @@ fn html_table(out: &mut String, matrix: &Matrix) {
         let a = anchor(&row.id);
         let _ = write!(
             out,
-            "<tr id=\"row-{a}\"><th scope=\"row\"><a href=\"#{a}\">{}</a></th>",
+            "<tr id=\"row-{a}\"><th scope=\"row\"><a href=\"#{a}\" title=\"{}\">{}</a></th>",
+            html_escape(&row.title),
             html_escape(&row.id)
         );
         for cell in &row.cells {
@@ -300,19 +301,19 @@ fn html_table(out: &mut String, matrix: &Matrix) {
                 class.push("changed".to_owned());
             }
             let status = match cell.status {
-                Status::Pass => "passed".to_owned(),
-                Status::Fail => "failed".to_owned(),
-                Status::NotApplicable => match &cell.note {
-                    Some(n) => format!("not applicable: {n}"),
-                    None => "not applicable".to_owned(),
-                },
+                Status::Pass => "passed",
+                Status::Fail => "failed",
+                Status::NotApplicable => "not applicable",
+            };
+            let title = match &cell.note {
+                Some(n) => format!("{}: {status} ({n})", cell.version),
+                None => format!("{}: {status}", cell.version),
             };
             let _ = write!(
                 out,
-                "<td class=\"{}\" title=\"{} on {}\">{}</td>",
+                "<td class=\"{}\" title=\"{}\">{}</td>",
                 class.join(" "),
-                html_escape(&status),
-                html_escape(cell.version.name()),
+                html_escape(&title),
                 html_escape(&cell_text(cell.status, cell.behaviour.as_deref()))
             );
         }
