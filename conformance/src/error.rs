@@ -63,6 +63,37 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
+    /// `pgssl-conform matrix` was given no target.
+    #[error(
+        "a matrix needs at least one --target: give --target reference (every profile), or one postgres:BINDIR or external:HOST:PORT@VERSION per version"
+    )]
+    MatrixNoTargets,
+    /// Two targets of a matrix behave as the same version, so they would share a column.
+    #[error(
+        "targets {first} and {second} both claim version {version}: a matrix has one column per version, so give one target per version"
+    )]
+    MatrixDuplicateVersion {
+        /// The version both claim.
+        version: String,
+        /// The first target's label.
+        first: String,
+        /// The second target's label.
+        second: String,
+    },
+    /// `--filter` selects no case.
+    #[error("--filter {0:?} matches no case id: `pgssl-conform list` shows the ids")]
+    NoCaseMatches(String),
+    /// The matrix's output directory cannot be created or written.
+    #[error(
+        "cannot write the matrix to {}: {source}; give --out a directory that can be created and written",
+        path.display()
+    )]
+    MatrixOutput {
+        /// The `--out` directory, or the file in it.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// A set-up the harness cannot build as the user it runs as (file owners need root).
     #[error("set-up needs {0}")]
     SetupUnsupported(String),

@@ -8,6 +8,7 @@
 //! - [`target`]: reference server, real PostgreSQL, external servers;
 //! - [`run`]: grouping by set-up, parallel runs, verdicts;
 //! - [`report`]: human, JSON and JUnit output;
+//! - [`matrix`]: cases × versions, where behaviour changed, as Markdown, JSON and HTML;
 //! - [`model`]: the rules model, each version's expectations as data;
 //! - [`explore`]: generated scenarios checked against the model's oracle;
 //! - [`mod@bench`]: `pgssl-conform bench`, the targets brought up for `pgssl-loadgen` to load.
@@ -21,6 +22,7 @@ pub mod corpus;
 pub mod differences;
 pub mod error;
 pub mod explore;
+pub mod matrix;
 pub mod model;
 pub mod report;
 pub mod run;

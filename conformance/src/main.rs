@@ -37,6 +37,25 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
     },
+    /// Run the catalogue on one target per version and write a cases × versions matrix
+    /// showing where behaviour changed: DIR/matrix.md, matrix.json and matrix.html. Exit
+    /// status 0 once written, whatever the verdicts (failures are marked in it); 2 on bad
+    /// input.
+    Matrix {
+        /// reference (every profile), reference:VERSION, postgres:BINDIR,
+        /// external:HOST:PORT[@VERSION]. Repeatable; at least one, and one per version.
+        #[arg(long = "target", short = 't')]
+        targets: Vec<String>,
+        /// Only cases whose id contains this text.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Set-up groups run in parallel per target.
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+        /// The directory to write into (created if missing).
+        #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+    },
     /// Print every spec rule id with its cases; exit status 1 when an in-scope rule has none.
     Coverage,
     /// Run the reference server (arguments as for pgssl-server: -D DATADIR -p PORT ...).
@@ -190,6 +209,97 @@ fn main() -> ExitCode {
             jobs,
             format,
         } => run(&cases, targets, filter, jobs, format),
+        Command::Matrix {
+            targets,
+            filter,
+            jobs,
+            out,
+        } => matrix(&cases, targets, filter, jobs, &out),
+    }
+}
+
+/// `pgssl-conform matrix`: everything that can be checked before a run (targets, versions,
+/// filter, output directory) is, so bad input fails at once with exit status 2.
+fn matrix(
+    cases: &[Case],
+    specs: Vec<String>,
+    filter: Option<String>,
+    jobs: usize,
+    out: &std::path::Path,
+) -> ExitCode {
+    use pgssl_conformance::matrix;
+    let usage = |e: pgssl_conformance::Error| {
+        eprintln!("pgssl-conform: {e}");
+        ExitCode::from(2)
+    };
+    if specs.is_empty() {
+        return usage(pgssl_conformance::Error::MatrixNoTargets);
+    }
+    let targets = match targets_from(specs, target::parse) {
+        Ok(t) => t,
+        Err(e) => return usage(e),
+    };
+    if let Err(e) = matrix::check_targets(&targets) {
+        return usage(e);
+    }
+    let selected: Vec<&Case> = cases
+        .iter()
+        .filter(|c| filter.as_ref().is_none_or(|f| c.id.contains(f.as_str())))
+        .collect();
+    if selected.is_empty() {
+        return usage(pgssl_conformance::Error::NoCaseMatches(
+            filter.unwrap_or_default(),
+        ));
+    }
+    if let Err(e) = matrix::prepare_dir(out) {
+        return usage(e);
+    }
+    let bar = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new((selected.len() * targets.len()) as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let progress = |r: &pgssl_conformance::run::CaseResult| {
+        bar.set_message(format!("{} {}", r.target, r.id));
+        bar.inc(1);
+    };
+    let built = matrix::collect(&targets, &selected, jobs, &progress);
+    bar.finish_and_clear();
+    let m = match built {
+        Ok(m) => m,
+        Err(e) => return usage(e),
+    };
+    for v in &m.versions {
+        let s = &v.summary;
+        println!(
+            "{:6} {:24} {} run: {} passed, {} failed; {} not applicable; {} changed, {} added, {} removed",
+            v.version.name(),
+            v.target,
+            s.run,
+            s.passed,
+            s.failed,
+            s.not_applicable,
+            s.changed,
+            s.added,
+            s.removed
+        );
+    }
+    match matrix::write(&m, out) {
+        Ok(written) => {
+            for path in written {
+                println!("wrote {}", path.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("pgssl-conform: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
