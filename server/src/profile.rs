@@ -194,7 +194,8 @@ pub enum AuthFailedDetail {
     FileAndLine,
 }
 
-/// 14 made these two GUC_REPORT; 16 added `scram_iterations`, reported too.
+/// 14 made these two GUC_REPORT; 16 added `scram_iterations`, reported too (seen live in
+/// each build's ParameterStatus messages after a trust login).
 const REPORTED_SINCE_14: &[(&str, &str)] = &[
     ("default_transaction_read_only", "off"),
     ("in_hot_standby", "off"),
@@ -203,6 +204,13 @@ const REPORTED_SINCE_16: &[(&str, &str)] = &[
     ("default_transaction_read_only", "off"),
     ("in_hot_standby", "off"),
     ("scram_iterations", "4096"),
+];
+/// 18 made `search_path` GUC_REPORT.
+const REPORTED_SINCE_18: &[(&str, &str)] = &[
+    ("default_transaction_read_only", "off"),
+    ("in_hot_standby", "off"),
+    ("scram_iterations", "4096"),
+    ("search_path", "\"$user\", public"),
 ];
 
 /// PostgreSQL 13: the oldest row; each later row names only what its release changed.
@@ -277,10 +285,9 @@ const PG16: Behaviour = Behaviour {
     name: "16",
     server_version: "16.14 (pgssl)",
     server_version_num: "160014",
-    // 16: pg_clean_ascii escapes as \xNN; GUC range errors print the unit on both bounds;
-    // auth_failed names the pg_hba.conf file (include files arrived in 16).
+    // 16: pg_clean_ascii escapes as \xNN; auth_failed names the pg_hba.conf file (include
+    // files arrived in 16).
     ascii_cleaning: AsciiCleaning::HexEscape,
-    unit_on_range_bounds: true,
     extra_reported: REPORTED_SINCE_16,
     known_settings: known_settings::PG16,
     auth_failed_detail: AuthFailedDetail::FileAndLine,
@@ -296,6 +303,8 @@ const PG17: Behaviour = Behaviour {
     pipelined_after_ssl: PipelinedAfterSsl::FeedIntoTls,
     direct_ssl: true,
     alpn: true,
+    // 17: GUC range errors print the unit on both bounds (16.14 still prints `(0 .. 100)`).
+    unit_on_range_bounds: true,
     known_settings: known_settings::PG17,
     log_unidentified_authentication: true,
     ..PG16
@@ -311,6 +320,7 @@ const PG18: Behaviour = Behaviour {
     long_cancel_key_from: Some(ProtocolVersion::V3_2),
     cancel_length: CancelLength::Variable,
     negotiated_version: NegotiatedVersion::RequestedCapped,
+    extra_reported: REPORTED_SINCE_18,
     known_settings: known_settings::PG18,
     // 18: ssl_groups replaces ssl_ecdh_curve (kept as an alias) and takes a colon list;
     // the TLS 1.2 cipher list has its own message.

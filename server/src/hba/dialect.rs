@@ -525,6 +525,8 @@ const PG18_ROW: HbaDialect = HbaDialect {
 
 static PG13: HbaDialect = HbaDialect {
     profile: Profile::Pg13,
+    // 14 added backslash line continuation.
+    line_continuation: false,
     options: PG13_OPTIONS,
     clientcert_values: PG13_CLIENTCERT,
     clientcert_cert_conflict: "clientcert cannot be set to \"no-verify\" when using \"cert\" authentication",
@@ -537,18 +539,22 @@ static PG14: HbaDialect = HbaDialect {
     ..PG15_ROW
 };
 static PG15: HbaDialect = PG15_ROW;
+/// 16 brought include directives, regular expressions for databases and users, no token
+/// limit, files named by path in its messages, and keywords in pg_ident.conf's user column;
+/// 17 quoted the setting in the `ssl = off` HINT; 18 added oauth and reworded the LDAP mix.
 static PG16: HbaDialect = HbaDialect {
     profile: Profile::Pg16,
-    options: PG15_OPTIONS,
-    methods: MODERN_METHODS_15,
-    ..PG18_ROW
+    ssl_off: PG15_ROW.ssl_off,
+    ..PG17_ROW
 };
-static PG17: HbaDialect = HbaDialect {
+const PG17_ROW: HbaDialect = HbaDialect {
     profile: Profile::Pg17,
     options: PG15_OPTIONS,
     methods: MODERN_METHODS_15,
+    ldap_mix_message: PG15_ROW.ldap_mix_message,
     ..PG18_ROW
 };
+static PG17: HbaDialect = PG17_ROW;
 static PG18: HbaDialect = PG18_ROW;
 
 /// Startup failure after the per-line LOGs (logged at FATAL):
