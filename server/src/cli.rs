@@ -58,7 +58,7 @@ enum Command {
         /// The directory to create (or an existing empty one).
         #[arg(short = 'D', value_name = "DATADIR")]
         data_directory: PathBuf,
-        /// The behaviour profile written into postgresql.conf: seed, 15 or 18.
+        /// The behaviour profile written into postgresql.conf: seed, 13, 14, 15, 16, 17 or 18.
         #[arg(long, default_value = "seed")]
         profile: String,
     },
@@ -129,8 +129,11 @@ where
     let result = runtime.block_on(async {
         let assignments = cli.assignments()?;
         let launch = Launch::load(&data_directory, assignments, Arc::clone(&logger))?;
+        // Installed before the server says it is ready: a SIGHUP that arrives right after
+        // "ready to accept connections" must reload, not end the process (SIGHUP's default).
+        let signals = Signals::install();
         let mut server = launch.start().await?;
-        let mode = signals(server.reloader()).await;
+        let mode = signals.wait(server.reloader()).await;
         server.shutdown(mode);
         server.wait().await;
         Ok::<(), crate::Error>(())
@@ -148,7 +151,11 @@ where
 
 fn init(dir: &std::path::Path, profile: &str) -> ExitCode {
     let Some(profile) = Profile::from_name(profile) else {
-        eprintln!("pgssl-server init: unknown profile \"{profile}\" (seed, 15 or 18)");
+        let known: Vec<&str> = Profile::ALL.iter().map(|p| p.name()).collect();
+        eprintln!(
+            "pgssl-server init: unknown profile \"{profile}\" (known: {})",
+            known.join(", ")
+        );
         return ExitCode::FAILURE;
     };
     match crate::init::init(dir, profile) {
@@ -170,38 +177,47 @@ fn init(dir: &std::path::Path, profile: &str) -> ExitCode {
     }
 }
 
-/// Waits for SIGTERM (smart shutdown) or SIGINT (fast shutdown); SIGHUP reloads the
-/// configuration as the profile says.
-async fn signals(reloader: Arc<Reloader>) -> Shutdown {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::hangup()),
-    ) else {
-        // Without signal handlers the server can still be killed; run until then.
-        return std::future::pending().await;
-    };
-    loop {
-        tokio::select! {
-            _ = term.recv() => return Shutdown::Smart,
-            _ = int.recv() => return Shutdown::Fast,
-            _ = hup.recv() => {
-                let reloader = Arc::clone(&reloader);
-                // Reading files and running a passphrase command may block.
-                if tokio::task::spawn_blocking(move || reloader.reload()).await.is_err() {
-                    let record = LogRecord::log("reload failed unexpectedly");
-                    Logger::stderr().write(std::process::id(), &record);
+/// The server's signal handlers: SIGTERM (smart shutdown), SIGINT (fast shutdown), SIGHUP
+/// (reload, as the profile says).
+struct Signals(Option<[tokio::signal::unix::Signal; 3]>);
+
+impl Signals {
+    /// Installs the handlers (inside the runtime).
+    fn install() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
+        ) {
+            (Ok(term), Ok(int), Ok(hup)) => Self(Some([term, int, hup])),
+            // Without signal handlers the server can still be killed; it runs until then.
+            _ => Self(None),
+        }
+    }
+
+    /// Reloads on each SIGHUP until SIGTERM or SIGINT says how to shut down.
+    async fn wait(self, reloader: Arc<Reloader>) -> Shutdown {
+        let Some([mut term, mut int, mut hup]) = self.0 else {
+            return std::future::pending().await;
+        };
+        loop {
+            tokio::select! {
+                _ = term.recv() => return Shutdown::Smart,
+                _ = int.recv() => return Shutdown::Fast,
+                _ = hup.recv() => {
+                    let reloader = Arc::clone(&reloader);
+                    // Reading files and running a passphrase command may block.
+                    if tokio::task::spawn_blocking(move || reloader.reload()).await.is_err() {
+                        let record = LogRecord::log("reload failed unexpectedly");
+                        Logger::stderr().write(std::process::id(), &record);
+                    }
                 }
             }
         }
     }
 }
 
-/// One thread does everything when the process has one core to run on (an affinity mask of
-/// one CPU, or `TOKIO_WORKER_THREADS=1`): a multi-threaded runtime would still accept on one
-/// thread and serve on another, paying a cross-thread wake-up per connection. Otherwise a
-/// worker per core.
 fn runtime_builder() -> tokio::runtime::Builder {
     let workers = std::env::var("TOKIO_WORKER_THREADS")
         .ok()

@@ -115,7 +115,7 @@ pub fn postgresql_conf(defaults: &Settings) -> String {
         let value = defaults.show(name).unwrap_or_default();
         let line = match name {
             "pgssl.profile" => format!(
-                "pgssl.profile = {}\t\t# seed, 15 or 18\n",
+                "pgssl.profile = {}\t\t# seed, 13 … 18\n",
                 quote_value(&value)
             ),
             "ssl" => "ssl = on\t\t\t\t# default off\n".to_owned(),
