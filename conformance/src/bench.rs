@@ -24,7 +24,7 @@ use crate::target::{self, Running, Started, Target};
 /// `pgssl-conform bench` arguments.
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
-    /// reference[:15|18] (run as a child process), postgres:BINDIR, external:HOST:PORT,
+    /// reference[:VERSION] (run as a child process), postgres:BINDIR, external:HOST:PORT,
     /// external-tls:HOST:PORT (bare TLS), s_server[:PROGRAM] (`openssl s_server` started here
     /// with the same certificate; PROGRAM is the `openssl` to run, e.g. one built from the
     /// vendored OpenSSL's source by scripts/build-openssl-cli). Repeatable.
@@ -334,7 +334,7 @@ fn start(
     };
     let running = match target.start(&setup).map_err(|e| e.to_string())? {
         Started::Running(r) => r,
-        Started::Refused(lines) => {
+        Started::Refused { fatal: lines, .. } => {
             return Err(format!("{spec} refused to start: {}", lines.join(" / ")));
         }
     };

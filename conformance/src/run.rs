@@ -156,13 +156,20 @@ fn run_group(target: &dyn Target, setup: &Setup, cases: &[&Case]) -> Vec<CaseRes
                 );
             }
         }
-        Ok(Started::Refused(lines)) => {
+        Ok(Started::Refused { fatal, log }) => {
             let mut trace = Trace::default();
-            for line in lines {
+            for line in fatal {
                 trace.push(format!("start: refused: {line}"));
             }
             for case in cases {
-                out.push(judge(target, case, trace.clone(), None));
+                // The whole log is there already: the server has exited.
+                let expected = case
+                    .expectation(target.version())
+                    .map(|e| e.log.clone())
+                    .unwrap_or_default();
+                let found = find_in_order(&expected, &log);
+                let log = expected.into_iter().zip(found).collect::<Vec<_>>();
+                out.push(judge(target, case, trace.clone(), Some(log)));
             }
         }
         Ok(Started::Running(server)) => {

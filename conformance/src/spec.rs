@@ -108,6 +108,23 @@ pub const SPEC_RULES: &[SpecRule] = &[
     rule("F6", "18: key-file permissions"),
     rule("F7", "18: pg_hba clientcert and hostssl wording"),
     rule("F8", "18: reload"),
+    // Release changes between 13 and 18, each established live on that release's build.
+    rule(
+        "V13",
+        "13: protocol 2.0 still read; errors before the startup packet in protocol 2",
+    ),
+    rule(
+        "V14",
+        "14: protocol 2 removed; each encryption request answered once; new refusal wording",
+    ),
+    rule(
+        "V16",
+        "16: application_name escapes non-ASCII as \\xNN; pg_hba.conf named by path",
+    ),
+    rule(
+        "V17",
+        "17: out-of-range settings print the unit on both bounds",
+    ),
     // The seed document, §17.8 (PostgreSQL 8.4).
     rule(
         "S1",

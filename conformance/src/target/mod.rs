@@ -74,8 +74,14 @@ pub(crate) fn sighup_and_wait(pid: u32, log: &dyn Fn() -> Vec<String>) -> Result
 pub enum Started {
     /// It runs.
     Running(Box<dyn Running>),
-    /// It refused to start: its FATAL line(s), normalized.
-    Refused(Vec<String>),
+    /// It refused to start.
+    Refused {
+        /// Its FATAL line(s), normalized: what the trace shows.
+        fatal: Vec<String>,
+        /// Every line it logged, as a running server's log reads, so the case's log
+        /// expectations are checked on a refusal too.
+        log: Vec<String>,
+    },
 }
 
 /// Something cases run against.

@@ -227,7 +227,10 @@ impl Reference {
                 .flat_map(|r| r.lines())
                 .map(|l| l.replace(&dir.path().display().to_string(), "DATADIR"))
                 .collect();
-            Ok(Started::Refused(spawned::refusal(&lines)))
+            Ok(Started::Refused {
+                fatal: spawned::refusal(&lines),
+                log: lines,
+            })
         };
         let launch = match Launch::load(dir.path(), cli, logger) {
             Ok(l) => l,

@@ -134,7 +134,11 @@ fn start_once(
             let port_taken = lines.iter().any(|l| l.contains("Address already in use"));
             // The retry starts from the same data directory.
             running.keep_files = port_taken;
-            return Ok((Started::Refused(refusal(&lines)), port_taken));
+            let refused = Started::Refused {
+                fatal: refusal(&lines),
+                log: lines,
+            };
+            return Ok((refused, port_taken));
         }
         if start.elapsed() > START_TIMEOUT {
             return Err(Error::TargetUnavailable {
