@@ -70,11 +70,6 @@ pub struct VersionExpectations {
     /// How pg_hba.conf refusals name the encryption (H1): `(over TLS, in plaintext)`; 13 says
     /// `SSL on` / `SSL off`, 14 and later `SSL encryption` / `no encryption`.
     pub encryption_words: (&'static str, &'static str),
-    /// `log_connections`' SSL line ends with `, compression=off)` (13; 14 removed SSL
-    /// compression).
-    pub log_ssl_compression: bool,
-    /// The oldest frontend protocol major accepted: 2 in 13, 3 since 14 (W8).
-    pub oldest_protocol_major: u16,
     /// Errors before the startup packet (W4's refusal) are in protocol 2's format, with no
     /// SQLSTATE or DETAIL (13; 14 speaks only protocol 3).
     pub pre_startup_errors_v2: bool,
@@ -139,8 +134,6 @@ const PG13: VersionExpectations = VersionExpectations {
     pipelined_after_s: PipelinedAfterS::RefusedAfterHandshake,
     groups: GroupsSetting::EcdhCurve,
     encryption_words: ("SSL on", "SSL off"),
-    log_ssl_compression: true,
-    oldest_protocol_major: 2,
     pre_startup_errors_v2: true,
 };
 
@@ -148,8 +141,6 @@ const PG13: VersionExpectations = VersionExpectations {
 const PG14: VersionExpectations = VersionExpectations {
     version: Version::Pg14,
     encryption_words: ("SSL encryption", "no encryption"),
-    log_ssl_compression: false,
-    oldest_protocol_major: 3,
     pre_startup_errors_v2: false,
     ..PG13
 };
