@@ -59,6 +59,12 @@ pub struct VersionExpectations {
     pub clientcert_verify_ca: &'static str,
     /// `clientcert=verify-full` exists (12+).
     pub clientcert_verify_full: bool,
+    /// The `clientname` option (`CN` or `DN`) exists (14+, H4).
+    pub clientname: bool,
+    /// A `cert` row with `clientcert=verify-ca` is an error in the file (14+: `clientcert only
+    /// accepts "verify-full" when using "cert" authentication`); 13 quietly makes it
+    /// verify-full, and 8.4 had no verify-ca.
+    pub cert_rows_refuse_verify_ca: bool,
     /// The server selects ALPN `postgresql` and refuses other protocols with
     /// `no_application_protocol` (17+, B-17); earlier versions ignore ALPN (W12).
     pub alpn: bool,
@@ -129,6 +135,8 @@ const PG13: VersionExpectations = VersionExpectations {
     hostssl_needs_ssl: false,
     clientcert_verify_ca: "verify-ca",
     clientcert_verify_full: true,
+    clientname: false,
+    cert_rows_refuse_verify_ca: false,
     alpn: false,
     direct_ssl: false,
     pipelined_after_s: PipelinedAfterS::RefusedAfterHandshake,
@@ -137,9 +145,12 @@ const PG13: VersionExpectations = VersionExpectations {
     pre_startup_errors_v2: true,
 };
 
-/// 14's changes: protocol 2, SSL compression and the old encryption words removed.
+/// 14's changes: protocol 2, SSL compression and the old encryption words removed;
+/// `clientname` added.
 const PG14: VersionExpectations = VersionExpectations {
     version: Version::Pg14,
+    clientname: true,
+    cert_rows_refuse_verify_ca: true,
     encryption_words: ("SSL encryption", "no encryption"),
     pre_startup_errors_v2: false,
     ..PG13
@@ -160,6 +171,8 @@ pub const EXPECTATIONS: [VersionExpectations; 7] = [
         hostssl_needs_ssl: true,
         clientcert_verify_ca: "1",
         clientcert_verify_full: false,
+        clientname: false,
+        cert_rows_refuse_verify_ca: false,
         // The seed profile speaks 15's protocol rules on the wire.
         ..PG14
     },

@@ -278,7 +278,7 @@ impl Oracle<'_> {
             }
             if row.method == Method::Cert
                 && row.clientcert == Some(ClientCertOption::VerifyCa)
-                && self.r.clientcert_verify_full
+                && self.r.cert_rows_refuse_verify_ca
             {
                 self.rule(&["H3", "H5"]);
                 bad = true;

@@ -225,7 +225,7 @@ fn hba_row(version: Version) -> BoxedStrategy<HbaRow> {
         kinds.push((1, RowKind::HostNoGssEnc));
     }
     let kind = weighted(kinds);
-    let clientname = if r.clientcert_verify_full {
+    let clientname = if r.clientname {
         weighted(vec![
             (6, None),
             (2, Some(ClientName::Cn)),
