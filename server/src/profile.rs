@@ -31,7 +31,7 @@ pub enum Profile {
 /// Where the CVE-2021-23214 check looks for bytes that arrived before TLS started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PipelinedAfterSsl {
-    /// 15: TLS reads the socket; bytes left in the plaintext buffer after the handshake are
+    /// 13 to 16: TLS reads the socket; bytes left in the plaintext buffer after the handshake are
     /// refused with an 08P01 error sent over TLS.
     RefuseAfterHandshake,
     /// 17+: buffered bytes are pushed into the TLS library as the start of the TLS stream;
@@ -51,7 +51,7 @@ pub enum CancelLength {
 /// What NegotiateProtocolVersion reports as the newest version.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NegotiatedVersion {
-    /// The server's newest version (15).
+    /// The server's newest version (13 to 17).
     Latest,
     /// The requested version capped at the newest (18).
     RequestedCapped,
@@ -72,7 +72,7 @@ pub enum RequestBookkeeping {
 /// How `application_name` is cleaned of non-ASCII bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AsciiCleaning {
-    /// Each byte outside 0x20..=0x7E becomes `?` (15).
+    /// Each byte outside 0x20..=0x7E becomes `?` (13 to 15).
     QuestionMark,
     /// Each such byte becomes `\xNN` (16+).
     HexEscape,
@@ -81,7 +81,7 @@ pub enum AsciiCleaning {
 /// How a bad `ssl_ecdh_curve` / `ssl_groups` value is reported.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GroupsError {
-    /// 15: one curve name, `ECDH: unrecognized curve name: %s`.
+    /// 13 to 17: one curve name, `ECDH: unrecognized curve name: %s`.
     UnrecognizedCurve,
     /// 18: a colon list, `could not set group names specified in ssl_groups: %s` + HINT.
     GroupsList,
@@ -138,7 +138,8 @@ pub struct Behaviour {
     pub request_bookkeeping: RequestBookkeeping,
     /// `application_name` cleaning.
     pub ascii_cleaning: AsciiCleaning,
-    /// Range errors print the unit on the bounds too (16+: `(1 s .. 600 s)`).
+    /// Range errors print the unit on the bounds too (17+: `(1 s .. 600 s)`; 16.14 still
+    /// prints `(1 .. 600)`).
     pub unit_on_range_bounds: bool,
     /// `root.crt` and `root.crl` in the data directory are used without a setting (8.4).
     pub implicit_root_files: bool,

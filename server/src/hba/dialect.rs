@@ -1,6 +1,7 @@
-//! The per-profile dialect table ([`HbaDialect`]): the ONE place where the Seed (8.4),
-//! Pg15 and Pg18 readings of pg_hba.conf / pg_ident.conf differ, with the load and reload
-//! messages that depend on the profile.
+//! The per-profile dialect table ([`HbaDialect`]): the ONE place where the readings of
+//! pg_hba.conf / pg_ident.conf differ between the seed (8.4) and 13 to 18, with the load and
+//! reload messages that depend on the profile. Each row after 15's names what its release
+//! changed, as seen live on that release's build.
 
 use super::diagnostic::LogLevel;
 use super::vocabulary::{AuthMethod, ClientCertMode, ConnType};
