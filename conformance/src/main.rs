@@ -274,7 +274,10 @@ fn run(
         Format::Junit => report::junit(&results),
     };
     println!("{text}");
-    if results.iter().any(|r| r.status == Status::Fail) {
+    if results
+        .iter()
+        .any(|r| matches!(r.status, Status::Fail | Status::Error))
+    {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

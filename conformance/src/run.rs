@@ -9,11 +9,17 @@ use serde::Serialize;
 
 use crate::case::{Case, Setup};
 use crate::client::{Endpoint, run_steps};
+use crate::error::Error;
 use crate::target::{Started, Target};
-use crate::trace::{Trace, diff, find_in_order};
+use crate::trace::{Trace, diff, find_in_order, matched_observations, unexpected_severe};
 
 /// How long to wait for expected log lines after a case's steps.
 const LOG_SETTLE: Duration = Duration::from_secs(2);
+
+/// How long the log must stay unchanged, once every expected line is there, before the case's
+/// window closes: a FATAL or ERROR the server writes as the client leaves belongs to this case,
+/// not to the next one on the same server.
+const LOG_QUIET: Duration = Duration::from_millis(150);
 
 /// A case's verdict on one target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -23,8 +29,12 @@ pub enum Status {
     Pass,
     /// It did not.
     Fail,
-    /// The case does not apply to this target.
+    /// The case does not apply to this target (its versions, or a set-up this target or
+    /// user cannot be given).
     NotApplicable,
+    /// The harness itself failed (test material, a tool, a server it could not start): no
+    /// verdict on the target.
+    Error,
 }
 
 /// One case on one target.
@@ -43,7 +53,7 @@ pub struct CaseResult {
     /// Expected vs observed lines, for failures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
-    /// Why the case does not apply, or why it could not run.
+    /// Why the case does not apply, or the harness's error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
@@ -134,7 +144,7 @@ fn run_group(target: &dyn Target, setup: &Setup, cases: &[&Case]) -> Vec<CaseRes
     let started = target.start(setup);
     let mut out = Vec::new();
     match started {
-        Err(crate::error::Error::SetupUnsupported(why)) => {
+        Err(Error::SetupUnsupported(why)) => {
             for case in cases {
                 out.push(
                     CaseResult::new(target, case, Status::NotApplicable, Vec::new()).with_note(
@@ -146,13 +156,8 @@ fn run_group(target: &dyn Target, setup: &Setup, cases: &[&Case]) -> Vec<CaseRes
         Err(e) => {
             for case in cases {
                 out.push(
-                    CaseResult::new(
-                        target,
-                        case,
-                        Status::Fail,
-                        vec![format!("start: error: {e}")],
-                    )
-                    .with_note(e.to_string()),
+                    CaseResult::new(target, case, Status::Error, vec![format!("error: {e}")])
+                        .with_note(e.to_string()),
                 );
             }
         }
@@ -177,20 +182,7 @@ fn run_group(target: &dyn Target, setup: &Setup, cases: &[&Case]) -> Vec<CaseRes
                         .expectation(target.version())
                         .map(|e| e.log.clone())
                         .unwrap_or_default();
-                    let start = Instant::now();
-                    loop {
-                        let lines: Vec<String> = server
-                            .log()
-                            .unwrap_or_default()
-                            .into_iter()
-                            .skip(mark)
-                            .collect();
-                        let found = find_in_order(&expected, &lines);
-                        if found.iter().all(|f| *f) || start.elapsed() > LOG_SETTLE {
-                            break expected.into_iter().zip(found).collect::<Vec<_>>();
-                        }
-                        std::thread::sleep(Duration::from_millis(25));
-                    }
+                    case_window(server.as_ref(), mark, &expected)
                 });
                 out.push(judge(target, case, trace, log));
             }
@@ -199,39 +191,97 @@ fn run_group(target: &dyn Target, setup: &Setup, cases: &[&Case]) -> Vec<CaseRes
     out
 }
 
-fn judge(
-    target: &dyn Target,
-    case: &Case,
-    mut trace: Trace,
-    log: Option<Vec<(String, bool)>>,
-) -> CaseResult {
+/// What the log showed in a case's window.
+struct Window {
+    /// Each expected line, with the log line that matched it, if one did.
+    expected: Vec<(String, Option<String>)>,
+    /// `FATAL`, `PANIC` and `ERROR` lines the expectation does not list.
+    unexpected: Vec<String>,
+}
+
+/// Waits for the case's expected log lines (up to [`LOG_SETTLE`]) and then for the log to be
+/// quiet for [`LOG_QUIET`]; the window is every line written after `mark`.
+fn case_window(server: &dyn crate::target::Running, mark: usize, expected: &[String]) -> Window {
+    let start = Instant::now();
+    let mut seen = 0;
+    let mut quiet_since = Instant::now();
+    loop {
+        let lines: Vec<String> = server
+            .log()
+            .unwrap_or_default()
+            .into_iter()
+            .skip(mark)
+            .collect();
+        if lines.len() != seen {
+            seen = lines.len();
+            quiet_since = Instant::now();
+        }
+        let found = find_in_order(expected, &lines);
+        let complete = found.iter().all(Option::is_some);
+        if (complete && quiet_since.elapsed() >= LOG_QUIET) || start.elapsed() > LOG_SETTLE {
+            let unexpected = unexpected_severe(&lines, &found)
+                .into_iter()
+                .map(|i| crate::trace::log_message(&lines[i]).to_owned())
+                .collect();
+            let expected = expected
+                .iter()
+                .zip(found)
+                .map(|(e, f)| {
+                    let seen = f.map(|i| crate::trace::log_message(&lines[i]).to_owned());
+                    (e.clone(), seen)
+                })
+                .collect();
+            return Window {
+                expected,
+                unexpected,
+            };
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn judge(target: &dyn Target, case: &Case, mut trace: Trace, log: Option<Window>) -> CaseResult {
     let Some(expected) = case.expectation(target.version()) else {
         return CaseResult::new(target, case, Status::NotApplicable, trace.lines)
             .with_note("no expectation");
     };
-    let mut difference = diff(&expected.trace, &trace.observations());
-    trace.normalize_with(&expected.trace);
+    let observed = trace.observations();
+    let mut difference = diff(
+        &expected.trace,
+        &matched_observations(&expected.trace, &observed),
+    );
     if let Some(log) = log {
         let mut missing = String::new();
-        for (line, found) in log {
-            if found {
-                trace.push(format!("log: {line}"));
-            } else {
-                trace.push(format!("log missing: {line}"));
-                missing.push_str(&format!("- log: {line}\n"));
+        for (line, seen) in log.expected {
+            match seen {
+                // What the log showed, not the expectation that matched it.
+                Some(seen) => trace.push(format!("log: {seen}")),
+                None => {
+                    trace.push(format!("log missing: {line}"));
+                    missing.push_str(&format!("- log: {line}\n"));
+                }
             }
+        }
+        for line in log.unexpected {
+            missing.push_str(&format!("+ log: {line}\n"));
+            trace.push(format!("log unexpected: {line}"));
         }
         if !missing.is_empty() {
             difference = Some(difference.unwrap_or_default() + &missing);
         }
     }
-    let status = if difference.is_none() {
+    trace.normalize();
+    let status = if !trace.errors.is_empty() {
+        Status::Error
+    } else if difference.is_none() {
         Status::Pass
     } else {
         Status::Fail
     };
+    let note = (!trace.errors.is_empty()).then(|| trace.errors.join("; "));
     CaseResult {
         diff: difference,
+        note,
         ..CaseResult::new(target, case, status, trace.lines)
     }
 }

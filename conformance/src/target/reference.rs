@@ -199,9 +199,10 @@ impl Reference {
 
     fn start_embedded(&self, setup: &Setup) -> Result<Started, Error> {
         if !setup.env.is_empty() {
-            return Err(Error::SetupUnsupported(
-                "the reference server as a child process (environment variables); run pgssl-conform or set PGSSL_SERVER_BIN".into(),
-            ));
+            return Err(Error::TargetUnavailable {
+                target: self.label(),
+                why: "the set-up sets environment variables, so the reference server must run as a child process, and no server executable was found: run pgssl-conform or set PGSSL_SERVER_BIN".into(),
+            });
         }
         let dir = tempfile::Builder::new()
             .prefix("pgssl-reference-")
