@@ -7,30 +7,61 @@
 //! |---|---|---|---|
 //! | `server_version`'s build suffix after the version number | `< ParameterStatus server_version=…` | `15.18 <build>` | each build appends its own (`15.18 (Debian 15.18-0+deb12u1)`, none for the npm builds, `15.18 (pgssl)`); the number is kept |
 //! | the client's port | `log…: LOG:  connection received: host=… port=N` | `port=<port>` | a new ephemeral port every connection |
-//! | OpenSSL's reason text after the last `: ` of the messages in [`LIBRARY_TAILS`] | `start:`, `<` and `log…:` lines | `: <openssl>` | worded differently by OpenSSL 1.1.1, 3.0 and 3.6 for the same failure |
+//! | OpenSSL's reason text after the last `: ` of the messages in [`LIBRARY_TAILS`], when it is one of the wordings listed there | `start:`, `<` and `log…:` lines | the entry's `recorded_as` | OpenSSL 1.1.1 and 3 word the same failure differently |
+//! | the order of a run of ParameterStatus reports | consecutive `< ParameterStatus` lines | sorted by name, ignoring case | the server's GUC table order: a sorted array up to 15, a hash table from 16 (18 sends them in hash order); the protocol gives them no order |
 //! | the port and host in psql's error | `< psql failed: …` | `PORT`, `HOST` | [`psql_message`]: only the psql step knows them |
 //!
 //! Data directories are `DATADIR` in log and start lines (the targets replace their own
 //! path), and process ids never reach a trace (log lines are recorded without their
 //! `%m [%p] ` prefix, BackendKeyData as its key's length).
 
-/// Messages whose tail after the last `": "` is OpenSSL's reason text, which differs between
-/// the TLS libraries the targets link for the same failure. Only these are normalized: any
-/// other difference between two servers stays visible.
-pub const LIBRARY_TAILS: &[&str] = &[
-    // The key file's PEM decoding error: "unsupported" / "bad decrypt" / "no start line"
-    // depending on the OpenSSL release and its decoders.
-    "FATAL:  could not load private key file ",
-];
+/// Messages whose tail after the last `": "` is OpenSSL's reason text, with the wordings
+/// different OpenSSL releases give the same failure, and what they are all recorded as. Only
+/// these tails are normalized, and only from one of these wordings: any other reason (another
+/// failure) stays as observed, so two servers failing for different reasons never look alike.
+pub const LIBRARY_TAILS: &[LibraryTail] = &[LibraryTail {
+    message: "FATAL:  could not load private key file ",
+    // A file with no key in it: OpenSSL 3's decoders say "unsupported", 1.1.1's PEM reader
+    // (the npm PostgreSQL 18) "no start line". "key values mismatch" and the rest stay.
+    wordings: &["unsupported", "no start line"],
+    recorded_as: "<openssl: no key in the file>",
+}];
 
-/// The text a normalized library tail is replaced by.
-pub const LIBRARY_TAIL: &str = "<openssl>";
+/// One entry of [`LIBRARY_TAILS`].
+#[derive(Clone, Copy, Debug)]
+pub struct LibraryTail {
+    /// The message's start (after the trace line's marker).
+    pub message: &'static str,
+    /// The libraries' reason texts for the same failure.
+    pub wordings: &'static [&'static str],
+    /// What any of them is recorded as.
+    pub recorded_as: &'static str,
+}
 
 /// The text `server_version`'s build suffix is replaced by.
 pub const BUILD: &str = "<build>";
 
 /// The text a client port in a log line is replaced by.
 pub const PORT: &str = "<port>";
+
+/// Sorts each run of consecutive ParameterStatus observations by name (ignoring case), the
+/// only normalization applied before matching: it changes no line, only their order.
+pub fn parameter_status_order(lines: &mut [String]) {
+    let is_report = |l: &String| l.starts_with("< ParameterStatus ");
+    let mut i = 0;
+    while i < lines.len() {
+        if !is_report(&lines[i]) {
+            i += 1;
+            continue;
+        }
+        let run = lines[i..].iter().take_while(|l| is_report(l)).count();
+        lines[i..i + run].sort_by_key(|l| {
+            let name = l.split_once('=').map_or(l.as_str(), |(n, _)| n);
+            name.to_ascii_lowercase()
+        });
+        i += run;
+    }
+}
 
 /// A recorded trace line with the table's normalizations applied.
 pub fn line(recorded: &str) -> String {
@@ -92,11 +123,14 @@ fn client_port(body: &str) -> Option<String> {
     ))
 }
 
-/// A message of [`LIBRARY_TAILS`] with its tail after the last `": "` replaced.
+/// A message of [`LIBRARY_TAILS`] whose tail after the last `": "` is one of its wordings,
+/// with that tail replaced.
 fn library_tail(body: &str) -> Option<String> {
-    LIBRARY_TAILS.iter().find(|p| body.starts_with(*p))?;
-    let (head, _) = body.rsplit_once(": ")?;
-    Some(format!("{head}: {LIBRARY_TAIL}"))
+    let (head, tail) = body.rsplit_once(": ")?;
+    let entry = LIBRARY_TAILS
+        .iter()
+        .find(|t| body.starts_with(t.message) && t.wordings.contains(&tail))?;
+    Some(format!("{head}: {}", entry.recorded_as))
 }
 
 /// psql's error line with the server's port and host (known only to the psql step)
@@ -137,6 +171,34 @@ mod tests {
     }
 
     #[test]
+    fn parameter_status_runs_are_sorted_by_name() {
+        let mut lines: Vec<String> = [
+            "< AuthenticationOk",
+            "< ParameterStatus TimeZone=Etc/UTC",
+            "< ParameterStatus application_name=",
+            "< ParameterStatus DateStyle=ISO, MDY",
+            "< BackendKeyData key=4 bytes",
+            "< ParameterStatus b=1",
+            "< ParameterStatus a=2",
+        ]
+        .map(String::from)
+        .to_vec();
+        parameter_status_order(&mut lines);
+        assert_eq!(
+            lines,
+            [
+                "< AuthenticationOk",
+                "< ParameterStatus application_name=",
+                "< ParameterStatus DateStyle=ISO, MDY",
+                "< ParameterStatus TimeZone=Etc/UTC",
+                "< BackendKeyData key=4 bytes",
+                "< ParameterStatus a=2",
+                "< ParameterStatus b=1",
+            ]
+        );
+    }
+
+    #[test]
     fn client_ports_in_log_lines() {
         assert_eq!(
             line("log: LOG:  connection received: host=127.0.0.1 port=54321"),
@@ -154,12 +216,16 @@ mod tests {
 
     #[test]
     fn only_declared_library_tails_are_normalized() {
-        assert_eq!(
-            line(
-                "start: refused: FATAL:  could not load private key file \"server.key\": unsupported"
-            ),
-            "start: refused: FATAL:  could not load private key file \"server.key\": <openssl>"
-        );
+        for wording in ["unsupported", "no start line"] {
+            assert_eq!(
+                line(&format!(
+                    "start: refused: FATAL:  could not load private key file \"server.key\": {wording}"
+                )),
+                "start: refused: FATAL:  could not load private key file \"server.key\": <openssl: no key in the file>"
+            );
+        }
+        let mismatch = "start: refused: FATAL:  could not load private key file \"server.key\": key values mismatch";
+        assert_eq!(line(mismatch), mismatch);
         // Undeclared messages keep their reasons: different failures stay different.
         for l in [
             "start: refused: FATAL:  could not load server certificate file \"server.crt\": no start line",

@@ -245,6 +245,7 @@ fn judge(target: &dyn Target, case: &Case, mut trace: Trace, log: Option<Window>
         return CaseResult::new(target, case, Status::NotApplicable, trace.lines)
             .with_note("no expectation");
     };
+    crate::normalize::parameter_status_order(&mut trace.lines);
     let observed = trace.observations();
     let mut difference = diff(
         &expected.trace,
