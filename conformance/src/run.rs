@@ -286,3 +286,179 @@ fn judge(target: &dyn Target, case: &Case, mut trace: Trace, log: Option<Window>
         ..CaseResult::new(target, case, status, trace.lines)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::{SocketAddr, TcpListener};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::case::{Expectation, Version};
+    use crate::target::Running;
+
+    /// A target whose start is scripted.
+    struct Fake {
+        start: fn() -> Result<Started, Error>,
+    }
+
+    impl Target for Fake {
+        fn label(&self) -> String {
+            "fake-15".into()
+        }
+        fn version(&self) -> Version {
+            Version::Pg15
+        }
+        fn configurable(&self) -> bool {
+            true
+        }
+        fn start(&self, _setup: &Setup) -> Result<Started, Error> {
+            (self.start)()
+        }
+    }
+
+    /// A server that accepts connections into its backlog and whose log gains `LINES` after
+    /// the first look (the mark before the case's steps).
+    struct Logging {
+        listener: TcpListener,
+        looks: AtomicUsize,
+    }
+
+    const LINES: &[&str] = &[
+        "2026-01-01 00:00:00.000 UTC [7] LOG:  connection received: host=127.0.0.1 port=40001",
+        "2026-01-01 00:00:00.000 UTC [7] FATAL:  listed",
+        "2026-01-01 00:00:00.000 UTC [7] ERROR:  not listed",
+    ];
+
+    impl Running for Logging {
+        fn addr(&self) -> SocketAddr {
+            self.listener.local_addr().expect("bound")
+        }
+        fn log(&self) -> Option<Vec<String>> {
+            let n = self.looks.fetch_add(1, Ordering::Relaxed);
+            Some(if n == 0 {
+                Vec::new()
+            } else {
+                LINES.iter().map(|l| (*l).to_owned()).collect()
+            })
+        }
+    }
+
+    fn case(trace: &[&str], log: &[&str]) -> Case {
+        let mut expect = BTreeMap::new();
+        expect.insert(
+            "all".to_owned(),
+            Expectation {
+                trace: trace.iter().map(|l| (*l).to_owned()).collect(),
+                log: log.iter().map(|l| (*l).to_owned()).collect(),
+            },
+        );
+        Case {
+            id: "t/x".into(),
+            rules: vec!["W1".into()],
+            title: "x".into(),
+            versions: None,
+            setup: Setup::default(),
+            steps: Vec::new(),
+            expect,
+        }
+    }
+
+    fn one(target: &dyn Target, case: &Case) -> CaseResult {
+        run_target(target, &[case], 1, &|_| {}).remove(0)
+    }
+
+    #[test]
+    fn a_wildcard_matches_but_the_observation_is_recorded() {
+        let target = Fake {
+            start: || {
+                Ok(Started::Refused(vec![
+                    "FATAL:  could not load server certificate file \"server.crt\": no start line"
+                        .into(),
+                ]))
+            },
+        };
+        let r = one(
+            &target,
+            &case(
+                &["start: refused: FATAL:  could not load server certificate file *"],
+                &[],
+            ),
+        );
+        assert_eq!(r.status, Status::Pass, "{:?}", r.diff);
+        assert_eq!(
+            r.trace,
+            [
+                "start: refused: FATAL:  could not load server certificate file \"server.crt\": no start line"
+            ]
+        );
+    }
+
+    #[test]
+    fn harness_failures_are_errors_and_only_unsupported_set_ups_not_applicable() {
+        let failing = Fake {
+            start: || Err(Error::PkiFailed("no entropy".into())),
+        };
+        let r = one(&failing, &case(&[], &[]));
+        assert_eq!(r.status, Status::Error);
+        assert_eq!(
+            r.trace,
+            ["error: test PKI could not be generated: no entropy"]
+        );
+        let unsupported = Fake {
+            start: || Err(Error::SetupUnsupported("root".into())),
+        };
+        assert_eq!(
+            one(&unsupported, &case(&[], &[])).status,
+            Status::NotApplicable
+        );
+    }
+
+    #[test]
+    fn log_lines_are_recorded_as_written_and_unlisted_errors_fail() {
+        let server = Logging {
+            listener: TcpListener::bind("127.0.0.1:0").expect("a port"),
+            looks: AtomicUsize::new(0),
+        };
+        let mut window = || {
+            server.looks.store(0, Ordering::Relaxed);
+            let mark = server.log().map_or(0, |l| l.len());
+            case_window(
+                &server,
+                mark,
+                &[
+                    "LOG:  connection received: host=127.0.0.1 port=*".to_owned(),
+                    "FATAL:  listed".to_owned(),
+                ],
+            )
+        };
+        let w = window();
+        assert_eq!(
+            w.expected,
+            [
+                (
+                    "LOG:  connection received: host=127.0.0.1 port=*".to_owned(),
+                    Some("LOG:  connection received: host=127.0.0.1 port=40001".to_owned())
+                ),
+                (
+                    "FATAL:  listed".to_owned(),
+                    Some("FATAL:  listed".to_owned())
+                ),
+            ]
+        );
+        assert_eq!(w.unexpected, ["ERROR:  not listed"]);
+        let target = Fake {
+            start: || Ok(Started::Refused(Vec::new())),
+        };
+        let r = judge(&target, &case(&[], &[]), Trace::default(), Some(window()));
+        assert_eq!(r.status, Status::Fail);
+        assert_eq!(
+            r.trace,
+            [
+                "log: LOG:  connection received: host=127.0.0.1 port=<port>",
+                "log: FATAL:  listed",
+                "log unexpected: ERROR:  not listed",
+            ]
+        );
+        assert_eq!(r.diff.as_deref(), Some("+ log: ERROR:  not listed\n"));
+    }
+}
