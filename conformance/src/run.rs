@@ -419,7 +419,7 @@ mod tests {
             listener: TcpListener::bind("127.0.0.1:0").expect("a port"),
             looks: AtomicUsize::new(0),
         };
-        let mut window = || {
+        let window = || {
             server.looks.store(0, Ordering::Relaxed);
             let mark = server.log().map_or(0, |l| l.len());
             case_window(
