@@ -242,6 +242,14 @@ impl Reference {
         let rt = runtime()?;
         let server = match rt.block_on(launch.start()) {
             Ok(server) => server,
+            // Cases never choose the listen addresses: the harness's 127.0.0.1, port 0 and
+            // private socket directory not binding is its own failure, not a refusal.
+            Err(e @ (pgssl_server::Error::Bind { .. } | pgssl_server::Error::NoListeners)) => {
+                return Err(Error::TargetUnavailable {
+                    target: self.label(),
+                    why: format!("cannot listen: {e}"),
+                });
+            }
             Err(e) => return refused(e),
         };
         let addr =
