@@ -396,8 +396,8 @@ pub enum Step {
 #[serde(deny_unknown_fields)]
 pub struct Expectation {
     /// The client-observable trace (`<` lines), exactly; a line ending in `*` matches any
-    /// line starting with the rest. ParameterStatus reports are matched only when the list
-    /// names at least one of them.
+    /// line starting with the rest. A ParameterStatus report is matched only when the list
+    /// names a ParameterStatus line of its name.
     #[serde(default)]
     pub trace: Vec<String>,
     /// Server log lines (`LOG:  ...`, `FATAL:  ...`) that must appear, in order; a `FATAL`,

@@ -88,19 +88,24 @@ pub fn is_parameter_status(observation: &str) -> bool {
     observation.starts_with(PARAMETER_STATUS)
 }
 
-/// The observations an expectation is matched against: all of them when the expectation
-/// lists any ParameterStatus line, otherwise all but the ParameterStatus reports (a declared
-/// class of lines an expectation may leave out; `cases/README.md`).
+/// The name a ParameterStatus line reports (`ParameterStatus NAME=VALUE`).
+fn parameter_name(line: &str) -> Option<&str> {
+    line.strip_prefix(PARAMETER_STATUS)
+        .map(|r| r.split_once('=').map_or(r, |(n, _)| n))
+}
+
+/// The observations an expectation is matched against: every observation except the
+/// ParameterStatus reports of names the expectation does not list (a declared class of lines
+/// an expectation may leave out; `cases/README.md`). An expectation that lists no
+/// ParameterStatus line skips them all; one that lists `ParameterStatus application_name=…`
+/// is matched against that report, wherever and however often it comes.
 pub fn matched_observations<'a>(expected: &[String], observed: &[&'a str]) -> Vec<&'a str> {
-    if expected.iter().any(|e| is_parameter_status(e)) {
-        observed.to_vec()
-    } else {
-        observed
-            .iter()
-            .copied()
-            .filter(|o| !is_parameter_status(o))
-            .collect()
-    }
+    let listed: Vec<&str> = expected.iter().filter_map(|e| parameter_name(e)).collect();
+    observed
+        .iter()
+        .copied()
+        .filter(|o| parameter_name(o).is_none_or(|name| listed.contains(&name)))
+        .collect()
 }
 
 /// Whether `actual` matches `expected`, where an `expected` ending in `*` matches any line
@@ -243,8 +248,15 @@ mod tests {
             diff(&listing, &matched_observations(&listing, &observed)),
             None
         );
-        // Listing one report means listing all of them.
+        // Only the listed names: another report is skipped, a listed one must match.
+        let observed = [
+            "ParameterStatus b=2",
+            "ParameterStatus a=1",
+            "ReadyForQuery",
+        ];
         let one = vec!["ParameterStatus a=1".to_owned(), "ReadyForQuery".to_owned()];
-        assert!(diff(&one, &matched_observations(&one, &observed)).is_some());
+        assert_eq!(diff(&one, &matched_observations(&one, &observed)), None);
+        let wrong = vec!["ParameterStatus a=2".to_owned(), "ReadyForQuery".to_owned()];
+        assert!(diff(&wrong, &matched_observations(&wrong, &observed)).is_some());
     }
 }
