@@ -21,7 +21,7 @@ struct Cli {
 enum Command {
     /// List the cases: id, rule ids, versions.
     List,
-    /// Run cases against targets; exit status 1 on any failure.
+    /// Run cases against targets; exit status 1 on any failure or harness error.
     Run {
         /// reference (every profile), reference:VERSION, postgres:BINDIR,
         /// external:HOST:PORT[@VERSION]. Repeatable. Default: reference.
