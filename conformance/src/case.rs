@@ -465,10 +465,13 @@ pub enum Step {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Expectation {
-    /// The client-observable trace (`<` lines), exactly.
+    /// The client-observable trace (`<` lines), exactly; a line ending in `*` matches any
+    /// line starting with the rest. A ParameterStatus report is matched only when the list
+    /// names a ParameterStatus line of its name.
     #[serde(default)]
     pub trace: Vec<String>,
-    /// Server log lines (`LOG:  ...`, `FATAL:  ...`) that must appear, in order.
+    /// Server log lines (`LOG:  ...`, `FATAL:  ...`) that must appear, in order; a `FATAL`,
+    /// `PANIC` or `ERROR` line in the case's window that is not listed fails the case.
     #[serde(default)]
     pub log: Vec<String>,
 }

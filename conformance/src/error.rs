@@ -94,12 +94,19 @@ pub enum Error {
         /// The OS error.
         source: std::io::Error,
     },
-    /// A set-up the harness cannot build as the user it runs as (file owners need root).
+    /// A set-up the harness cannot build as the user it runs as (file owners need root): the
+    /// only start failure reported as "not applicable"; every other one is an error.
     #[error("set-up needs {0}")]
     SetupUnsupported(String),
     /// The test PKI could not be generated.
     #[error("test PKI: {0}")]
     Pki(#[from] pgssl_pki::Error),
+    /// The test PKI could not be generated (reported again to every later user).
+    #[error("test PKI could not be generated: {0}")]
+    PkiFailed(String),
+    /// A case's `chmod` mode that is not octal.
+    #[error("file mode {0:?} is not octal digits (\"0600\")")]
+    BadFileMode(String),
     /// The TLS library failed while generating test material.
     #[error("OpenSSL: {0}")]
     OpenSsl(#[from] openssl::error::ErrorStack),

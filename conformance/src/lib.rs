@@ -6,6 +6,8 @@
 //! - [`spec`]: the spec's rule ids, for coverage;
 //! - [`client`]: the steps carried out over a socket, producing a [`trace::Trace`];
 //! - [`target`]: reference server, real PostgreSQL, external servers;
+//! - [`normalize`]: the one table of what a trace normalizes (build suffixes, ports, TLS
+//!   library reason texts);
 //! - [`run`]: grouping by set-up, parallel runs, verdicts;
 //! - [`report`]: human, JSON and JUnit output;
 //! - [`matrix`]: cases × versions, where behaviour changed, as Markdown, JSON and HTML;
@@ -24,6 +26,7 @@ pub mod error;
 pub mod explore;
 pub mod matrix;
 pub mod model;
+pub mod normalize;
 pub mod report;
 pub mod run;
 pub mod setup;

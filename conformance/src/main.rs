@@ -21,7 +21,7 @@ struct Cli {
 enum Command {
     /// List the cases: id, rule ids, versions.
     List,
-    /// Run cases against targets; exit status 1 on any failure.
+    /// Run cases against targets; exit status 1 on any failure or harness error.
     Run {
         /// reference (every profile), reference:VERSION, postgres:BINDIR,
         /// external:HOST:PORT[@VERSION]. Repeatable. Default: reference.
@@ -277,12 +277,13 @@ fn matrix(
     for v in &m.versions {
         let s = &v.summary;
         println!(
-            "{:6} {:24} {} run: {} passed, {} failed; {} not applicable; {} changed, {} added, {} removed",
+            "{:6} {:24} {} run: {} passed, {} failed ({} harness errors); {} not applicable; {} changed, {} added, {} removed",
             v.version.name(),
             v.target,
             s.run,
             s.passed,
             s.failed,
+            s.errors,
             s.not_applicable,
             s.changed,
             s.added,
@@ -384,7 +385,10 @@ fn run(
         Format::Junit => report::junit(&results),
     };
     println!("{text}");
-    if results.iter().any(|r| r.status == Status::Fail) {
+    if results
+        .iter()
+        .any(|r| matches!(r.status, Status::Fail | Status::Error))
+    {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

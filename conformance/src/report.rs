@@ -15,6 +15,8 @@ pub struct Summary {
     pub failed: usize,
     /// Cases that did not apply.
     pub not_applicable: usize,
+    /// Cases the harness could not run (its own failure).
+    pub errors: usize,
 }
 
 impl Summary {
@@ -26,6 +28,7 @@ impl Summary {
                 Status::Pass => s.passed += 1,
                 Status::Fail => s.failed += 1,
                 Status::NotApplicable => s.not_applicable += 1,
+                Status::Error => s.errors += 1,
             }
         }
         s
@@ -50,8 +53,16 @@ pub fn json(results: &[CaseResult]) -> String {
 /// totals.
 pub fn human(results: &[CaseResult]) -> String {
     let mut out = String::new();
-    for r in results.iter().filter(|r| r.status == Status::Fail) {
-        out.push_str(&format!("FAIL {} on {}\n", r.id, r.target));
+    for r in results
+        .iter()
+        .filter(|r| matches!(r.status, Status::Fail | Status::Error))
+    {
+        let what = if r.status == Status::Fail {
+            "FAIL"
+        } else {
+            "ERROR"
+        };
+        out.push_str(&format!("{what} {} on {}\n", r.id, r.target));
         if let Some(d) = &r.diff {
             for line in d.lines() {
                 out.push_str(&format!("    {line}\n"));
@@ -86,6 +97,7 @@ pub fn human(results: &[CaseResult]) -> String {
                 Some(Status::Pass) => "pass",
                 Some(Status::Fail) => "FAIL",
                 Some(Status::NotApplicable) => "n/a",
+                Some(Status::Error) => "ERROR",
                 None => "",
             };
             out.push_str(&format!("  {cell:>13}"));
@@ -94,8 +106,8 @@ pub fn human(results: &[CaseResult]) -> String {
     }
     let s = Summary::of(results);
     out.push_str(&format!(
-        "\n{} passed, {} failed, {} not applicable\n",
-        s.passed, s.failed, s.not_applicable
+        "\n{} passed, {} failed, {} not applicable, {} harness errors\n",
+        s.passed, s.failed, s.not_applicable, s.errors
     ));
     out
 }
@@ -114,6 +126,11 @@ pub fn junit(results: &[CaseResult]) -> String {
             Status::Fail => {
                 let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                 s.set_description(r.diff.clone().unwrap_or_default());
+                s
+            }
+            Status::Error => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+                s.set_description(r.note.clone().unwrap_or_default());
                 s
             }
             Status::NotApplicable => {

@@ -9,11 +9,17 @@ use serde::Serialize;
 
 use crate::case::{Case, Setup};
 use crate::client::{Endpoint, run_steps};
+use crate::error::Error;
 use crate::target::{Started, Target};
-use crate::trace::{Trace, diff, find_in_order};
+use crate::trace::{Trace, diff, find_in_order, matched_observations, unexpected_severe};
 
 /// How long to wait for expected log lines after a case's steps.
 const LOG_SETTLE: Duration = Duration::from_secs(2);
+
+/// How long the log must stay unchanged, once every expected line is there, before the case's
+/// window closes: a FATAL or ERROR the server writes as the client leaves belongs to this case,
+/// not to the next one on the same server.
+const LOG_QUIET: Duration = Duration::from_millis(150);
 
 /// A case's verdict on one target.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -23,8 +29,12 @@ pub enum Status {
     Pass,
     /// It did not.
     Fail,
-    /// The case does not apply to this target.
+    /// The case does not apply to this target (its versions, or a set-up this target or
+    /// user cannot be given).
     NotApplicable,
+    /// The harness itself failed (test material, a tool, a server it could not start): no
+    /// verdict on the target.
+    Error,
 }
 
 /// One case on one target.
@@ -43,7 +53,7 @@ pub struct CaseResult {
     /// Expected vs observed lines, for failures.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
-    /// Why the case does not apply, or why it could not run.
+    /// Why the case does not apply, or the harness's error.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
@@ -134,7 +144,7 @@ fn run_group(target: &dyn Target, setup: &Setup, cases: &[&Case]) -> Vec<CaseRes
     let started = target.start(setup);
     let mut out = Vec::new();
     match started {
-        Err(crate::error::Error::SetupUnsupported(why)) => {
+        Err(Error::SetupUnsupported(why)) => {
             for case in cases {
                 out.push(
                     CaseResult::new(target, case, Status::NotApplicable, Vec::new()).with_note(
@@ -146,13 +156,8 @@ fn run_group(target: &dyn Target, setup: &Setup, cases: &[&Case]) -> Vec<CaseRes
         Err(e) => {
             for case in cases {
                 out.push(
-                    CaseResult::new(
-                        target,
-                        case,
-                        Status::Fail,
-                        vec![format!("start: error: {e}")],
-                    )
-                    .with_note(e.to_string()),
+                    CaseResult::new(target, case, Status::Error, vec![format!("error: {e}")])
+                        .with_note(e.to_string()),
                 );
             }
         }
@@ -162,14 +167,25 @@ fn run_group(target: &dyn Target, setup: &Setup, cases: &[&Case]) -> Vec<CaseRes
                 trace.push(format!("start: refused: {line}"));
             }
             for case in cases {
-                // The whole log is there already: the server has exited.
+                // The whole log is there already: the server has exited. Its FATAL lines
+                // are the trace's `start: refused:` lines, so none is unexpected here.
                 let expected = case
                     .expectation(target.version())
                     .map(|e| e.log.clone())
                     .unwrap_or_default();
                 let found = find_in_order(&expected, &log);
-                let log = expected.into_iter().zip(found).collect::<Vec<_>>();
-                out.push(judge(target, case, trace.clone(), Some(log)));
+                let window = Window {
+                    expected: expected
+                        .into_iter()
+                        .zip(found)
+                        .map(|(e, f)| {
+                            let seen = f.map(|i| crate::trace::log_message(&log[i]).to_owned());
+                            (e, seen)
+                        })
+                        .collect(),
+                    unexpected: Vec::new(),
+                };
+                out.push(judge(target, case, trace.clone(), Some(window)));
             }
         }
         Ok(Started::Running(server)) => {
@@ -184,20 +200,7 @@ fn run_group(target: &dyn Target, setup: &Setup, cases: &[&Case]) -> Vec<CaseRes
                         .expectation(target.version())
                         .map(|e| e.log.clone())
                         .unwrap_or_default();
-                    let start = Instant::now();
-                    loop {
-                        let lines: Vec<String> = server
-                            .log()
-                            .unwrap_or_default()
-                            .into_iter()
-                            .skip(mark)
-                            .collect();
-                        let found = find_in_order(&expected, &lines);
-                        if found.iter().all(|f| *f) || start.elapsed() > LOG_SETTLE {
-                            break expected.into_iter().zip(found).collect::<Vec<_>>();
-                        }
-                        std::thread::sleep(Duration::from_millis(25));
-                    }
+                    case_window(server.as_ref(), mark, &expected)
                 });
                 out.push(judge(target, case, trace, log));
             }
@@ -206,39 +209,274 @@ fn run_group(target: &dyn Target, setup: &Setup, cases: &[&Case]) -> Vec<CaseRes
     out
 }
 
-fn judge(
-    target: &dyn Target,
-    case: &Case,
-    mut trace: Trace,
-    log: Option<Vec<(String, bool)>>,
-) -> CaseResult {
+/// What the log showed in a case's window.
+struct Window {
+    /// Each expected line, with the log line that matched it, if one did.
+    expected: Vec<(String, Option<String>)>,
+    /// `FATAL`, `PANIC` and `ERROR` lines the expectation does not list.
+    unexpected: Vec<String>,
+}
+
+/// Waits for the case's expected log lines (up to [`LOG_SETTLE`]) and then for the log to be
+/// quiet for [`LOG_QUIET`]; the window is every line written after `mark`.
+fn case_window(server: &dyn crate::target::Running, mark: usize, expected: &[String]) -> Window {
+    let start = Instant::now();
+    let mut seen = 0;
+    let mut quiet_since = Instant::now();
+    loop {
+        let lines: Vec<String> = server
+            .log()
+            .unwrap_or_default()
+            .into_iter()
+            .skip(mark)
+            .collect();
+        if lines.len() != seen {
+            seen = lines.len();
+            quiet_since = Instant::now();
+        }
+        let found = find_in_order(expected, &lines);
+        let complete = found.iter().all(Option::is_some);
+        if (complete && quiet_since.elapsed() >= LOG_QUIET) || start.elapsed() > LOG_SETTLE {
+            let unexpected = unexpected_severe(&lines, &found)
+                .into_iter()
+                .map(|i| crate::trace::log_message(&lines[i]).to_owned())
+                .collect();
+            let expected = expected
+                .iter()
+                .zip(found)
+                .map(|(e, f)| {
+                    let seen = f.map(|i| crate::trace::log_message(&lines[i]).to_owned());
+                    (e.clone(), seen)
+                })
+                .collect();
+            return Window {
+                expected,
+                unexpected,
+            };
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+fn judge(target: &dyn Target, case: &Case, mut trace: Trace, log: Option<Window>) -> CaseResult {
     let Some(expected) = case.expectation(target.version()) else {
         return CaseResult::new(target, case, Status::NotApplicable, trace.lines)
             .with_note("no expectation");
     };
-    let mut difference = diff(&expected.trace, &trace.observations());
-    trace.normalize_with(&expected.trace);
+    crate::normalize::parameter_status_order(&mut trace.lines);
+    let observed = trace.observations();
+    let mut difference = diff(
+        &expected.trace,
+        &matched_observations(&expected.trace, &observed),
+    );
     if let Some(log) = log {
         let mut missing = String::new();
-        for (line, found) in log {
-            if found {
-                trace.push(format!("log: {line}"));
-            } else {
-                trace.push(format!("log missing: {line}"));
-                missing.push_str(&format!("- log: {line}\n"));
+        for (line, seen) in log.expected {
+            match seen {
+                // What the log showed, not the expectation that matched it.
+                Some(seen) => trace.push(format!("log: {seen}")),
+                None => {
+                    trace.push(format!("log missing: {line}"));
+                    missing.push_str(&format!("- log: {line}\n"));
+                }
             }
+        }
+        for line in log.unexpected {
+            missing.push_str(&format!("+ log: {line}\n"));
+            trace.push(format!("log unexpected: {line}"));
         }
         if !missing.is_empty() {
             difference = Some(difference.unwrap_or_default() + &missing);
         }
     }
-    let status = if difference.is_none() {
+    trace.normalize();
+    let status = if !trace.errors.is_empty() {
+        Status::Error
+    } else if difference.is_none() {
         Status::Pass
     } else {
         Status::Fail
     };
+    let note = (!trace.errors.is_empty()).then(|| trace.errors.join("; "));
     CaseResult {
         diff: difference,
+        note,
         ..CaseResult::new(target, case, status, trace.lines)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{SocketAddr, TcpListener};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::case::{Expectation, Version};
+    use crate::target::Running;
+
+    /// A target whose start is scripted.
+    struct Fake {
+        start: fn() -> Result<Started, Error>,
+    }
+
+    impl Target for Fake {
+        fn label(&self) -> String {
+            "fake-15".into()
+        }
+        fn version(&self) -> Version {
+            Version::Pg15
+        }
+        fn configurable(&self) -> bool {
+            true
+        }
+        fn start(&self, _setup: &Setup) -> Result<Started, Error> {
+            (self.start)()
+        }
+    }
+
+    /// A server that accepts connections into its backlog and whose log gains `LINES` after
+    /// the first look (the mark before the case's steps).
+    struct Logging {
+        listener: TcpListener,
+        looks: AtomicUsize,
+    }
+
+    const LINES: &[&str] = &[
+        "2026-01-01 00:00:00.000 UTC [7] LOG:  connection received: host=127.0.0.1 port=40001",
+        "2026-01-01 00:00:00.000 UTC [7] FATAL:  listed",
+        "2026-01-01 00:00:00.000 UTC [7] ERROR:  not listed",
+    ];
+
+    impl Running for Logging {
+        fn addr(&self) -> SocketAddr {
+            self.listener.local_addr().expect("bound")
+        }
+        fn log(&self) -> Option<Vec<String>> {
+            let n = self.looks.fetch_add(1, Ordering::Relaxed);
+            Some(if n == 0 {
+                Vec::new()
+            } else {
+                LINES.iter().map(|l| (*l).to_owned()).collect()
+            })
+        }
+    }
+
+    fn case(trace: &[&str], log: &[&str]) -> Case {
+        let mut expect = BTreeMap::new();
+        expect.insert(
+            "all".to_owned(),
+            Expectation {
+                trace: trace.iter().map(|l| (*l).to_owned()).collect(),
+                log: log.iter().map(|l| (*l).to_owned()).collect(),
+            },
+        );
+        Case {
+            id: "t/x".into(),
+            rules: vec!["W1".into()],
+            title: "x".into(),
+            versions: None,
+            setup: Setup::default(),
+            steps: Vec::new(),
+            expect,
+        }
+    }
+
+    fn one(target: &dyn Target, case: &Case) -> CaseResult {
+        run_target(target, &[case], 1, &|_| {}).remove(0)
+    }
+
+    #[test]
+    fn a_wildcard_matches_but_the_observation_is_recorded() {
+        let target = Fake {
+            start: || {
+                Ok(Started::Refused(vec![
+                    "FATAL:  could not load server certificate file \"server.crt\": no start line"
+                        .into(),
+                ]))
+            },
+        };
+        let r = one(
+            &target,
+            &case(
+                &["start: refused: FATAL:  could not load server certificate file *"],
+                &[],
+            ),
+        );
+        assert_eq!(r.status, Status::Pass, "{:?}", r.diff);
+        assert_eq!(
+            r.trace,
+            [
+                "start: refused: FATAL:  could not load server certificate file \"server.crt\": no start line"
+            ]
+        );
+    }
+
+    #[test]
+    fn harness_failures_are_errors_and_only_unsupported_set_ups_not_applicable() {
+        let failing = Fake {
+            start: || Err(Error::PkiFailed("no entropy".into())),
+        };
+        let r = one(&failing, &case(&[], &[]));
+        assert_eq!(r.status, Status::Error);
+        assert_eq!(
+            r.trace,
+            ["error: test PKI could not be generated: no entropy"]
+        );
+        let unsupported = Fake {
+            start: || Err(Error::SetupUnsupported("root".into())),
+        };
+        assert_eq!(
+            one(&unsupported, &case(&[], &[])).status,
+            Status::NotApplicable
+        );
+    }
+
+    #[test]
+    fn log_lines_are_recorded_as_written_and_unlisted_errors_fail() {
+        let server = Logging {
+            listener: TcpListener::bind("127.0.0.1:0").expect("a port"),
+            looks: AtomicUsize::new(0),
+        };
+        let window = || {
+            server.looks.store(0, Ordering::Relaxed);
+            let mark = server.log().map_or(0, |l| l.len());
+            case_window(
+                &server,
+                mark,
+                &[
+                    "LOG:  connection received: host=127.0.0.1 port=*".to_owned(),
+                    "FATAL:  listed".to_owned(),
+                ],
+            )
+        };
+        let w = window();
+        assert_eq!(
+            w.expected,
+            [
+                (
+                    "LOG:  connection received: host=127.0.0.1 port=*".to_owned(),
+                    Some("LOG:  connection received: host=127.0.0.1 port=40001".to_owned())
+                ),
+                (
+                    "FATAL:  listed".to_owned(),
+                    Some("FATAL:  listed".to_owned())
+                ),
+            ]
+        );
+        assert_eq!(w.unexpected, ["ERROR:  not listed"]);
+        let target = Fake {
+            start: || Ok(Started::Refused(Vec::new())),
+        };
+        let r = judge(&target, &case(&[], &[]), Trace::default(), Some(window()));
+        assert_eq!(r.status, Status::Fail);
+        assert_eq!(
+            r.trace,
+            [
+                "log: LOG:  connection received: host=127.0.0.1 port=<port>",
+                "log: FATAL:  listed",
+                "log unexpected: ERROR:  not listed",
+            ]
+        );
+        assert_eq!(r.diff.as_deref(), Some("+ log: ERROR:  not listed\n"));
     }
 }

@@ -98,9 +98,7 @@ pub fn pki() -> Result<&'static pgssl_pki::Pki, Error> {
     });
     match made {
         Ok((pki, _)) => Ok(pki),
-        Err(e) => Err(Error::SetupUnsupported(format!(
-            "a test PKI, which failed: {e}"
-        ))),
+        Err(e) => Err(Error::PkiFailed(e.clone())),
     }
 }
 
@@ -198,7 +196,7 @@ pub fn apply_file_ops(ops: &[FileOp], dir: &Path, server: Ids) -> Result<(), Err
             FileOp::Chmod { path, mode } => {
                 let p = dir.join(path);
                 let bits = u32::from_str_radix(mode.trim_start_matches("0o"), 8)
-                    .map_err(|_| Error::SetupUnsupported(format!("a file mode, not {mode:?}")))?;
+                    .map_err(|_| Error::BadFileMode(mode.clone()))?;
                 std::fs::set_permissions(&p, std::fs::Permissions::from_mode(bits))
                     .map_err(|e| Error::io("setting permissions on", &p, e))?;
             }

@@ -24,7 +24,7 @@ use openssl::ssl::{ShutdownState, SslSession, SslStream};
 use crate::case::Step;
 use crate::target::Running;
 use crate::trace::Trace;
-use observe::{Reader, Reading, Source, io_reason};
+use observe::{RESET, Reader, Reading, Source, io_reason, is_reset};
 use packet::{default_startup, encode};
 
 /// How long a read waits before the step records `timeout`.
@@ -213,7 +213,7 @@ impl Client<'_> {
                         self.trace.saw(format!("connect failed: {}", io_reason(&e)));
                         self.conn = Conn::Gone;
                     }
-                    None => self.trace.saw("no unix socket"),
+                    None => self.trace.harness_error("the target has no Unix socket"),
                 }
             }
             Step::Files(ops) => {
@@ -221,18 +221,18 @@ impl Client<'_> {
                 match self.server.and_then(|s| s.datadir()) {
                     Some((dir, owner)) => {
                         if let Err(e) = crate::setup::apply_file_ops(ops, &dir, owner) {
-                            self.trace.saw(format!("files failed: {e}"));
+                            self.trace.harness_error(format!("files failed: {e}"));
                         }
                     }
-                    None => self.trace.saw("no data directory"),
+                    None => self.trace.harness_error("no data directory to change"),
                 }
             }
             Step::Reload => {
                 self.trace.sent("reload");
                 match self.server.map(|s| s.reload()) {
                     Some(Ok(())) => {}
-                    Some(Err(e)) => self.trace.saw(format!("reload failed: {e}")),
-                    None => self.trace.saw("no server to reload"),
+                    Some(Err(e)) => self.trace.harness_error(format!("reload failed: {e}")),
+                    None => self.trace.harness_error("no server to reload"),
                 }
             }
         }
@@ -241,7 +241,12 @@ impl Client<'_> {
     fn write(&mut self, bytes: &[u8]) {
         let Some(io) = self.conn.io() else { return };
         if let Err(e) = io.write_all(bytes).and_then(|()| io.flush()) {
-            self.trace.saw(format!("write failed: {}", io_reason(&e)));
+            let why = if is_reset(&e) {
+                RESET.to_owned()
+            } else {
+                io_reason(&e)
+            };
+            self.trace.saw(format!("write failed: {why}"));
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Observation: what the client reads off the connection, as trace lines — reply bytes
-//! (`S`, `N`, `G`), backend messages, v2 errors, the close (`closed`, `closed
-//! (close_notify)`), timeouts. The connection is behind [`Source`], so the same code reads a
+//! (`S`, `N`, `G`), backend messages (ParameterStatus as `ParameterStatus NAME=VALUE`), v2
+//! errors, the close (`closed`, `closed (close_notify)`), a TCP reset (`reset`, never folded
+//! into `closed`), timeouts. The connection is behind [`Source`], so the same code reads a
 //! socket, a TLS stream, or bytes in memory.
 
 use std::io::{self, ErrorKind};
@@ -9,7 +10,7 @@ use pgssl_server::wire::BackendMessage;
 use pgssl_server::wire::backend::{Authentication, decode_v2_error};
 
 use super::packet::CancelKey;
-use crate::trace::Trace;
+use crate::trace::{PARAMETER_STATUS, Trace};
 
 /// The connection, as reading sees it.
 pub(super) trait Source {
@@ -37,6 +38,8 @@ enum ReadOutcome {
     /// The connection was already gone (a failed handshake): nothing more to record.
     Gone,
     Eof,
+    /// The peer reset the connection (ECONNRESET).
+    Reset,
     Timeout,
     Error(String),
 }
@@ -62,6 +65,7 @@ impl Reading<'_> {
             Some(Err(e)) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 ReadOutcome::Timeout
             }
+            Some(Err(e)) if is_reset(&e) => ReadOutcome::Reset,
             Some(Err(e)) if is_closed(&e) => ReadOutcome::Eof,
             Some(Err(e)) => ReadOutcome::Error(io_reason(&e)),
         }
@@ -77,6 +81,10 @@ impl Reading<'_> {
                     "closed"
                 };
                 self.trace.saw(line);
+                self.source.lose();
+            }
+            ReadOutcome::Reset => {
+                self.trace.saw(RESET);
                 self.source.lose();
             }
             ReadOutcome::Timeout => self.trace.saw("timeout"),
@@ -155,7 +163,9 @@ impl Reading<'_> {
             BackendMessage::Authentication(other) => {
                 self.trace.saw(format!("Authentication {other:?}"))
             }
-            BackendMessage::ParameterStatus { .. } => {}
+            BackendMessage::ParameterStatus { name, value } => {
+                self.trace.saw(format!("{PARAMETER_STATUS}{name}={value}"))
+            }
             BackendMessage::BackendKeyData { pid, key } => {
                 self.trace
                     .saw(format!("BackendKeyData key={} bytes", key.len()));
@@ -280,15 +290,18 @@ impl Reading<'_> {
     }
 }
 
-/// An error that means the peer closed the connection.
+/// The observation of a TCP reset.
+pub(super) const RESET: &str = "reset";
+
+/// An error that means the peer reset the connection (an RST, not a FIN).
+pub(super) fn is_reset(e: &io::Error) -> bool {
+    e.kind() == ErrorKind::ConnectionReset
+}
+
+/// An error that means the peer closed the connection in order (a read at EOF reported as an
+/// error). A reset is not a close: see [`is_reset`].
 pub(super) fn is_closed(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        ErrorKind::ConnectionReset
-            | ErrorKind::ConnectionAborted
-            | ErrorKind::BrokenPipe
-            | ErrorKind::UnexpectedEof
-    )
+    matches!(e.kind(), ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof)
 }
 
 /// The OS error's text without its `(os error N)`.
@@ -455,6 +468,7 @@ mod tests {
             lines,
             [
                 "< AuthenticationOk",
+                "< ParameterStatus server_version=15.0",
                 "< BackendKeyData key=4 bytes",
                 "< ReadyForQuery"
             ]
@@ -583,10 +597,29 @@ mod tests {
         let (lines, _, connected) = observe_with(scripted(vec![Err(timeout)]), |r| r.read_byte());
         assert_eq!(lines, ["< timeout"]);
         assert!(connected);
-        let reset = io::Error::new(ErrorKind::ConnectionReset, "reset");
-        let (lines, _, connected) = observe_with(scripted(vec![Err(reset)]), |r| r.read_messages());
-        assert_eq!(lines, ["< closed"]);
+        let reset = || io::Error::new(ErrorKind::ConnectionReset, "reset");
+        let (lines, _, connected) =
+            observe_with(scripted(vec![Err(reset())]), |r| r.read_messages());
+        assert_eq!(lines, ["< reset"]);
         assert!(!connected);
+        // After a FATAL error, and while waiting for the close: a reset, not a close.
+        let fatal = msg(
+            b'E',
+            &fields(&[(b'S', "FATAL"), (b'C', "08P01"), (b'M', "m")]),
+        );
+        let (lines, _, _) = observe_with(scripted(vec![Ok(fatal), Err(reset())]), |r| {
+            r.read_messages()
+        });
+        assert_eq!(lines, ["< E FATAL 08P01 m", "< reset"]);
+        let (lines, _, _) = observe_with(scripted(vec![Ok(vec![1]), Err(reset())]), |r| {
+            r.expect_close()
+        });
+        assert_eq!(lines, ["< data: 1 bytes", "< reset"]);
+        let (lines, _, _) = observe_with(scripted(vec![Err(reset())]), |r| r.read_byte());
+        assert_eq!(lines, ["< reset"]);
+        let aborted = io::Error::from_raw_os_error(libc::ECONNABORTED);
+        let (lines, _, _) = observe_with(scripted(vec![Err(aborted)]), |r| r.read_byte());
+        assert_eq!(lines, ["< read failed: Software caused connection abort"]);
         let other = io::Error::from_raw_os_error(libc::EIO);
         let (lines, _, connected) = observe_with(scripted(vec![Err(other)]), |r| r.read_v2());
         assert_eq!(lines, ["< read failed: Input/output error"]);
@@ -646,5 +679,7 @@ mod tests {
         );
         assert!(is_closed(&io::Error::from(ErrorKind::BrokenPipe)));
         assert!(!is_closed(&io::Error::from(ErrorKind::TimedOut)));
+        let reset = io::Error::from_raw_os_error(libc::ECONNRESET);
+        assert!(is_reset(&reset) && !is_closed(&reset));
     }
 }

@@ -13,17 +13,23 @@ impl Client<'_> {
                 .map_or_else(String::new, |d| d.display().to_string()),
             _ => self.endpoint.addr.ip().to_string(),
         };
-        let pki = crate::setup::pki()
-            .map(|p| p.dir().display().to_string())
-            .unwrap_or_default();
-        let conninfo = conninfo.replace("{pki}", &pki);
+        let conninfo = if conninfo.contains("{pki}") {
+            match crate::setup::pki() {
+                Ok(p) => conninfo.replace("{pki}", &p.dir().display().to_string()),
+                Err(e) => return self.trace.harness_error(e.to_string()),
+            }
+        } else {
+            conninfo.to_owned()
+        };
         let full = format!("host={host} port={} {conninfo}", self.endpoint.addr.port());
         let out = std::process::Command::new("psql")
             .args([full.as_str(), "-X", "-A", "-t", "-c", query])
             .env("PGCONNECT_TIMEOUT", "5")
             .output();
         match out {
-            Err(e) => self.trace.saw(format!("psql not runnable: {e}")),
+            Err(e) => self
+                .trace
+                .harness_error(format!("psql not runnable: {e} (run scripts/install-deps)")),
             Ok(out) if out.status.success() => {
                 let text = String::from_utf8_lossy(&out.stdout);
                 self.trace
@@ -31,13 +37,11 @@ impl Client<'_> {
             }
             Ok(out) => {
                 let text = String::from_utf8_lossy(&out.stderr);
-                let port = self.endpoint.addr.port().to_string();
-                let first = text
-                    .lines()
-                    .next()
-                    .unwrap_or("")
-                    .replace(&port, "PORT")
-                    .replace(&host, "HOST");
+                let first = crate::normalize::psql_message(
+                    text.lines().next().unwrap_or(""),
+                    self.endpoint.addr.port(),
+                    &host,
+                );
                 self.trace.saw(format!("psql failed: {first}"));
             }
         }

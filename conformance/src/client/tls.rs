@@ -1,6 +1,6 @@
 //! TLS steps: the client handshake with a step's options (versions, ciphers, ALPN, SNI,
 //! client certificate, verification, resumption), the line the trace records of it, and
-//! OpenSSL's failures normalized to alerts, `closed` and `timeout`.
+//! OpenSSL's failures classified as alerts, `closed`, `reset` and `timeout`.
 
 use std::io::ErrorKind;
 use std::net::TcpStream;
@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use openssl::ssl::{SslConnector, SslMethod, SslSession, SslStream, SslVerifyMode, SslVersion};
 
-use super::observe::{io_reason, is_closed};
+use super::observe::{RESET, io_reason, is_closed, is_reset};
 use super::{Client, Conn, STEP_TIMEOUT};
 use crate::case::TlsStep;
 
@@ -85,7 +85,8 @@ impl Client<'_> {
                 self.trace.saw(line);
                 self.conn = Conn::Tls(Box::new(tls));
             }
-            Err(reason) => self.trace.saw(format!("tls failed: {reason}")),
+            Err(Failed::Peer(reason)) => self.trace.saw(format!("tls failed: {reason}")),
+            Err(Failed::Harness(why)) => self.trace.harness_error(format!("tls client: {why}")),
         }
     }
 }
@@ -120,13 +121,22 @@ fn tls_version(name: &str) -> Option<SslVersion> {
     })
 }
 
-/// A client handshake with the step's options; the error is the normalized failure.
+/// Why a handshake step did not give a TLS connection.
+enum Failed {
+    /// The handshake with the server failed: what the trace records of it.
+    Peer(String),
+    /// The harness could not set up its side (test PKI, a cipher list or file the client's
+    /// library refuses): not an observation of the server.
+    Harness(String),
+}
+
+/// A client handshake with the step's options; the error says how it failed.
 fn tls_handshake(
     stream: TcpStream,
     opts: &TlsStep,
     resume: Option<&SslSession>,
-) -> Result<SslStream<TcpStream>, String> {
-    let setup = |e: openssl::error::ErrorStack| format!("client set-up: {e}");
+) -> Result<SslStream<TcpStream>, Failed> {
+    let setup = |e: openssl::error::ErrorStack| Failed::Harness(format!("client set-up: {e}"));
     let mut builder = SslConnector::builder(SslMethod::tls_client()).map_err(setup)?;
     builder.set_verify(SslVerifyMode::NONE);
     if opts.ciphers.is_some()
@@ -157,7 +167,7 @@ fn tls_handshake(
         builder.set_alpn_protos(&wire).map_err(setup)?;
     }
     if let Some((cert, key)) = &opts.cert {
-        let pki = crate::setup::pki().map_err(|e| e.to_string())?;
+        let pki = crate::setup::pki().map_err(|e| Failed::Harness(e.to_string()))?;
         builder
             .set_certificate_chain_file(pki.path(cert))
             .map_err(setup)?;
@@ -169,7 +179,7 @@ fn tls_handshake(
         builder.set_session_cache_mode(openssl::ssl::SslSessionCacheMode::CLIENT);
     }
     if let Some(root) = &opts.verify {
-        let pki = crate::setup::pki().map_err(|e| e.to_string())?;
+        let pki = crate::setup::pki().map_err(|e| Failed::Harness(e.to_string()))?;
         builder.set_ca_file(pki.path(root)).map_err(setup)?;
         builder.set_verify(SslVerifyMode::PEER);
     }
@@ -193,9 +203,13 @@ fn tls_handshake(
     let deadline = Instant::now() + STEP_TIMEOUT;
     match config.connect(sni, stream) {
         Ok(s) => Ok(s),
-        Err(openssl::ssl::HandshakeError::Failure(mid)) => Err(classify(mid.error(), deadline)),
-        Err(openssl::ssl::HandshakeError::WouldBlock(_)) => Err("timeout".into()),
-        Err(openssl::ssl::HandshakeError::SetupFailure(e)) => Err(format!("client set-up: {e}")),
+        Err(openssl::ssl::HandshakeError::Failure(mid)) => {
+            Err(Failed::Peer(classify(mid.error(), deadline)))
+        }
+        Err(openssl::ssl::HandshakeError::WouldBlock(_)) => Err(Failed::Peer("timeout".into())),
+        Err(openssl::ssl::HandshakeError::SetupFailure(e)) => {
+            Err(Failed::Harness(format!("client set-up: {e}")))
+        }
     }
 }
 
@@ -219,7 +233,9 @@ fn classify(err: &openssl::ssl::Error, deadline: Instant) -> String {
         {
             return "timeout".into();
         }
-        return if is_closed(io) {
+        return if is_reset(io) {
+            RESET.into()
+        } else if is_closed(io) {
             "closed".into()
         } else {
             io_reason(io)

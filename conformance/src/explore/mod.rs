@@ -295,9 +295,14 @@ fn explore_job(
                 }
                 Ok(())
             }
-            Status::Fail => {
+            // A harness failure is no agreement: it stops the run like a disagreement, with
+            // the harness's error as its diff.
+            Status::Fail | Status::Error => {
                 shrinking.store(true, Ordering::Relaxed);
-                let d = checked.diff.clone().unwrap_or_default();
+                let d = match status {
+                    Status::Error => format!("harness error: {}", checked.trace.join("\n")),
+                    _ => checked.diff.clone().unwrap_or_default(),
+                };
                 failures
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -318,15 +323,12 @@ fn explore_job(
             let failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
             let judged = failures.get(&minimal.slug());
             Some(match judged {
-                Some(j) => {
-                    debug_assert_eq!(j.status, Status::Fail);
-                    Disagreement {
-                        scenario: minimal.to_string(),
-                        case_toml: case_toml(&j.case),
-                        observed: j.trace.clone(),
-                        diff: j.diff.clone().unwrap_or_else(|| why.to_string()),
-                    }
-                }
+                Some(j) => Disagreement {
+                    scenario: minimal.to_string(),
+                    case_toml: case_toml(&j.case),
+                    observed: j.trace.clone(),
+                    diff: j.diff.clone().unwrap_or_else(|| why.to_string()),
+                },
                 None => Disagreement {
                     scenario: minimal.to_string(),
                     case_toml: String::new(),

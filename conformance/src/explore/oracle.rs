@@ -36,13 +36,32 @@ pub fn predict(scenario: &Scenario) -> Prediction {
         trace: Vec::new(),
     };
     o.run();
+    let log = fatal_log_lines(&o.trace);
     Prediction {
         expectation: Expectation {
             trace: o.trace,
-            log: Vec::new(),
+            log,
         },
         rules: o.used,
     }
+}
+
+/// The log lines a trace implies: every FATAL the client is sent is also logged, as
+/// `FATAL:  message`, in the same order (the run's log check fails on an unlisted FATAL).
+fn fatal_log_lines(trace: &[String]) -> Vec<String> {
+    trace
+        .iter()
+        .filter_map(|l| {
+            if let Some(rest) = l.strip_prefix("E FATAL ") {
+                // "E FATAL CODE message"
+                rest.split_once(' ').map(|(_, m)| format!("FATAL:  {m}"))
+            } else {
+                l.strip_prefix("v2 error: ")
+                    .filter(|m| m.starts_with("FATAL:  "))
+                    .map(|m| m.trim_end().to_owned())
+            }
+        })
+        .collect()
 }
 
 struct Oracle<'a> {
@@ -710,5 +729,32 @@ fn tls12_cipher(
             (Some(ServerCiphers::Aes128Pair), CertKind::Rsa) => Some("ECDHE-RSA-AES128-GCM-SHA256"),
             _ => None,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fatal_log_lines;
+
+    #[test]
+    fn every_fatal_sent_is_a_fatal_logged_in_order() {
+        let trace: Vec<String> = [
+            "S",
+            "E FATAL 28000 no pg_hba.conf entry for host \"127.0.0.1\"",
+            "closed",
+            "libpq: retry without SSL",
+            "E ERROR 42601 not fatal",
+            "v2 error: FATAL:  unsupported frontend protocol 2.0: server supports 3.0 to 3.0",
+            "v2 error: not fatal",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            fatal_log_lines(&trace),
+            [
+                "FATAL:  no pg_hba.conf entry for host \"127.0.0.1\"",
+                "FATAL:  unsupported frontend protocol 2.0: server supports 3.0 to 3.0",
+            ]
+        );
     }
 }

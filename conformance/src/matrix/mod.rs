@@ -65,8 +65,10 @@ pub struct Summary {
     pub run: usize,
     /// Cases that passed.
     pub passed: usize,
-    /// Cases that failed.
+    /// Cases that failed, harness errors included.
     pub failed: usize,
+    /// Of those, the cases the harness itself could not run (an error, not a verdict).
+    pub errors: usize,
     /// Cases that did not apply (or were not run).
     pub not_applicable: usize,
     /// Cases whose observation differs from the previous version's.
@@ -229,6 +231,10 @@ pub fn build(mut columns: Vec<Column>, titles: &BTreeMap<String, String>) -> Res
             match cell.status {
                 Status::Pass => s.passed += 1,
                 Status::Fail => s.failed += 1,
+                Status::Error => {
+                    s.failed += 1;
+                    s.errors += 1;
+                }
                 Status::NotApplicable => s.not_applicable += 1,
             }
             match row.change_at(cell.version) {

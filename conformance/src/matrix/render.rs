@@ -29,12 +29,14 @@ pub fn changed_in(row: &Row) -> String {
     parts.join(", ")
 }
 
-/// A cell's short text: the label, with `FAIL` after it for a failure; `n/a` when the case did
-/// not apply.
+/// A cell's short text: the label, with `FAIL` after it for a failure and `ERROR` for a
+/// harness error; `n/a` when the case did not apply.
 fn cell_text(status: Status, behaviour: Option<&str>) -> String {
     match (status, behaviour) {
         (Status::Fail, Some(b)) => format!("{b} FAIL"),
         (Status::Fail, None) => "FAIL".to_owned(),
+        (Status::Error, Some(b)) => format!("{b} ERROR"),
+        (Status::Error, None) => "ERROR".to_owned(),
         (_, Some(b)) => b.to_owned(),
         (_, None) => "n/a".to_owned(),
     }
@@ -133,7 +135,11 @@ pub fn markdown(matrix: &Matrix) -> String {
             let _ = writeln!(out, "**{}** ({}):\n", b.label, versions.join(", "));
             md_code(&mut out, &b.trace);
         }
-        for cell in row.cells.iter().filter(|c| c.status == Status::Fail) {
+        for cell in row
+        .cells
+        .iter()
+        .filter(|c| matches!(c.status, Status::Fail | Status::Error))
+    {
             let _ = writeln!(
                 out,
                 "FAIL on {} (expected `-`, observed `+`):\n",
@@ -294,7 +300,7 @@ fn html_table(out: &mut String, matrix: &Matrix) {
                 Some(i) => class.push(format!("b{}", i % PALETTE)),
                 None => class.push("na".to_owned()),
             }
-            if cell.status == Status::Fail {
+            if matches!(cell.status, Status::Fail | Status::Error) {
                 class.push("fail".to_owned());
             }
             if row.change_at(cell.version).is_some() {
@@ -303,6 +309,7 @@ fn html_table(out: &mut String, matrix: &Matrix) {
             let status = match cell.status {
                 Status::Pass => "passed",
                 Status::Fail => "failed",
+                Status::Error => "harness error",
                 Status::NotApplicable => "not applicable",
             };
             let title = match &cell.note {
@@ -352,7 +359,11 @@ fn html_details(out: &mut String, row: &Row) {
             html_escape(&b.trace.join("\n"))
         );
     }
-    for cell in row.cells.iter().filter(|c| c.status == Status::Fail) {
+    for cell in row
+        .cells
+        .iter()
+        .filter(|c| matches!(c.status, Status::Fail | Status::Error))
+    {
         let text = cell
             .diff
             .as_deref()

@@ -199,9 +199,10 @@ impl Reference {
 
     fn start_embedded(&self, setup: &Setup) -> Result<Started, Error> {
         if !setup.env.is_empty() {
-            return Err(Error::SetupUnsupported(
-                "the reference server as a child process (environment variables); run pgssl-conform or set PGSSL_SERVER_BIN".into(),
-            ));
+            return Err(Error::TargetUnavailable {
+                target: self.label(),
+                why: "the set-up sets environment variables, so the reference server must run as a child process, and no server executable was found: run pgssl-conform or set PGSSL_SERVER_BIN".into(),
+            });
         }
         let dir = tempfile::Builder::new()
             .prefix("pgssl-reference-")
@@ -244,6 +245,14 @@ impl Reference {
         let rt = runtime()?;
         let server = match rt.block_on(launch.start()) {
             Ok(server) => server,
+            // Cases never choose the listen addresses: the harness's 127.0.0.1, port 0 and
+            // private socket directory not binding is its own failure, not a refusal.
+            Err(e @ (pgssl_server::Error::Bind { .. } | pgssl_server::Error::NoListeners)) => {
+                return Err(Error::TargetUnavailable {
+                    target: self.label(),
+                    why: format!("cannot listen: {e}"),
+                });
+            }
             Err(e) => return refused(e),
         };
         let addr =

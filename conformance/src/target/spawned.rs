@@ -65,7 +65,8 @@ pub fn free_port() -> Result<u16, Error> {
 /// its output in `<datadir>.log`, and waits until it is ready or has exited. The port is
 /// free when picked but not reserved: when another process takes it first (`Address
 /// already in use`, likely when set-ups start in parallel), the start is retried on a new
-/// one.
+/// one; a port still taken after the last attempt is the harness's failure, not the server's
+/// refusal.
 pub fn start(
     label: &str,
     make: &dyn Fn(u16) -> Command,
@@ -84,8 +85,16 @@ pub fn start(
             port,
             owner,
         )?;
-        if !(port_taken && attempt < ATTEMPTS) {
+        if !port_taken {
             return Ok(started);
+        }
+        if attempt == ATTEMPTS {
+            return Err(Error::TargetUnavailable {
+                target: label.to_owned(),
+                why: format!(
+                    "no free port: {ATTEMPTS} ports were taken before the server bound them"
+                ),
+            });
         }
     }
     unreachable!("the last attempt returns")
