@@ -393,7 +393,10 @@ async fn serve_connection(shared: Arc<Shared>, transport: Transport, peer: Peer)
                     };
                     match timeout_at(
                         deadline,
-                        tls::accept(ctx, PrefixedStream::new(prefix, socket)),
+                        tls::accept(ctx, PrefixedStream::new(prefix, socket), |socket| {
+                            // The close then resets, as PostgreSQL's does (tls::accept).
+                            let _ = socket.set_zero_linger();
+                        }),
                     )
                     .await
                     {

@@ -394,6 +394,11 @@ impl<S> PrefixedStream<S> {
         self.prefix.len() - self.consumed
     }
 
+    /// Bytes read from the socket ahead of the TLS library and never given to it.
+    pub fn unread_ahead(&self) -> usize {
+        self.ahead.len() - self.ahead_pos
+    }
+
     /// The wrapped stream.
     pub fn get_ref(&self) -> &S {
         &self.inner
@@ -472,9 +477,16 @@ pub struct HandshakeError {
 
 /// Runs a server handshake over `stream` (prefix first). On success returns the TLS stream;
 /// the caller reads `unread_prefix` from `get_ref()` to apply the 17+ leftover check.
+///
+/// When the handshake fails with client bytes read ahead but never used, `abort` is given the
+/// socket before it is dropped. PostgreSQL's OpenSSL reads a failed handshake's records only
+/// as far as it needs, so the rest of what the client sent is still unread in the kernel when
+/// the backend exits, and the kernel answers the close with a reset; pgssl reads ahead to save
+/// system calls, so the caller makes the same reset happen (`set_zero_linger`).
 pub async fn accept<S>(
     ctx: &SslContext,
     stream: PrefixedStream<S>,
+    abort: impl FnOnce(&S),
 ) -> Result<SslStream<PrefixedStream<S>>, HandshakeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -490,10 +502,15 @@ where
     let mut tls = SslStream::new(ssl, stream).map_err(setup_failure)?;
     match Pin::new(&mut tls).accept().await {
         Ok(()) => Ok(tls),
-        Err(e) => Err(HandshakeError {
-            failure: classify_failure(&e),
-            unread_prefix: tls.get_ref().unread_prefix(),
-        }),
+        Err(e) => {
+            if tls.get_ref().unread_ahead() > 0 {
+                abort(tls.get_ref().get_ref());
+            }
+            Err(HandshakeError {
+                failure: classify_failure(&e),
+                unread_prefix: tls.get_ref().unread_prefix(),
+            })
+        }
     }
 }
 

@@ -72,7 +72,7 @@ pub(super) fn startup_reply(
         ("DateStyle", "ISO, MDY".into()),
         ("integer_datetimes", "on".into()),
         ("IntervalStyle", "postgres".into()),
-        ("is_superuser", "on".into()),
+        ("is_superuser", superuser(&info.user).into()),
         ("server_encoding", "UTF8".into()),
         ("server_version", behaviour.server_version.into()),
         ("session_authorization", info.user.clone()),
@@ -178,6 +178,21 @@ impl QueryReplies {
             }
         }
         Ok(Some(out))
+    }
+}
+
+/// The bootstrap superuser's name: pgssl keeps no role catalog, so it treats `postgres` (the
+/// name `initdb -U postgres` and the harness give the superuser) as the one superuser, and
+/// every other user as an ordinary role, as a fresh PostgreSQL cluster with those roles
+/// created would.
+pub const BOOTSTRAP_SUPERUSER: &str = "postgres";
+
+/// `is_superuser` for the session's user.
+fn superuser(user: &str) -> &'static str {
+    if user == BOOTSTRAP_SUPERUSER {
+        "on"
+    } else {
+        "off"
     }
 }
 
