@@ -389,10 +389,13 @@ mod tests {
     fn a_wildcard_matches_but_the_observation_is_recorded() {
         let target = Fake {
             start: || {
-                Ok(Started::Refused(vec![
-                    "FATAL:  could not load server certificate file \"server.crt\": no start line"
-                        .into(),
-                ]))
+                Ok(Started::Refused {
+                    fatal: vec![
+                        "FATAL:  could not load server certificate file \"server.crt\": no start line"
+                            .into(),
+                    ],
+                    log: Vec::new(),
+                })
             },
         };
         let r = one(
@@ -465,7 +468,12 @@ mod tests {
         );
         assert_eq!(w.unexpected, ["ERROR:  not listed"]);
         let target = Fake {
-            start: || Ok(Started::Refused(Vec::new())),
+            start: || {
+                Ok(Started::Refused {
+                    fatal: Vec::new(),
+                    log: Vec::new(),
+                })
+            },
         };
         let r = judge(&target, &case(&[], &[]), Trace::default(), Some(window()));
         assert_eq!(r.status, Status::Fail);
