@@ -136,10 +136,10 @@ pub fn markdown(matrix: &Matrix) -> String {
             md_code(&mut out, &b.trace);
         }
         for cell in row
-        .cells
-        .iter()
-        .filter(|c| matches!(c.status, Status::Fail | Status::Error))
-    {
+            .cells
+            .iter()
+            .filter(|c| matches!(c.status, Status::Fail | Status::Error))
+        {
             let _ = writeln!(
                 out,
                 "FAIL on {} (expected `-`, observed `+`):\n",
