@@ -177,12 +177,14 @@ const SEED_OPTIONS: &[OptionSpec] = &[
     ),
 ];
 
+/// The options of 13 and later: `map` for `$map`, `$clientname` (`[CLIENTNAME]` from 14,
+/// `[]` in 13), then those a later version adds (in `$extra`).
 macro_rules! modern_options {
-    ($map:expr, $map_text:expr $(, $extra:expr)*) => {
+    ($map:expr, $map_text:expr, [$($clientname:expr)?] $(, $extra:expr)*) => {
         &[
             opt("map", $map, $map_text),
             CLIENTCERT,
-            CLIENTNAME,
+            $($clientname,)?
             opt("pamservice", PAM, "pam"),
             opt("pam_use_hostname", PAM, "pam"),
             opt("ldapurl", LDAP, "ldap"),
@@ -211,45 +213,22 @@ macro_rules! modern_options {
 }
 
 /// 13 has no `clientname` (14 added it).
-const PG13_OPTIONS: &[OptionSpec] = &[
-    opt(
-        "map",
-        &[M::Ident, M::Peer, M::Gss, M::Sspi, M::Cert],
-        "ident, peer, gssapi, sspi, and cert",
-    ),
-    CLIENTCERT,
-    opt("pamservice", PAM, "pam"),
-    opt("pam_use_hostname", PAM, "pam"),
-    opt("ldapurl", LDAP, "ldap"),
-    opt("ldaptls", LDAP, "ldap"),
-    opt("ldapscheme", LDAP, "ldap"),
-    opt("ldapserver", LDAP, "ldap"),
-    opt("ldapport", LDAP, "ldap"),
-    opt("ldapbinddn", LDAP, "ldap"),
-    opt("ldapbindpasswd", LDAP, "ldap"),
-    opt("ldapsearchattribute", LDAP, "ldap"),
-    opt("ldapsearchfilter", LDAP, "ldap"),
-    opt("ldapbasedn", LDAP, "ldap"),
-    opt("ldapprefix", LDAP, "ldap"),
-    opt("ldapsuffix", LDAP, "ldap"),
-    opt("krb_realm", GSS_SSPI, "gssapi and sspi"),
-    opt("include_realm", GSS_SSPI, "gssapi and sspi"),
-    opt("compat_realm", SSPI, "sspi"),
-    opt("upn_username", SSPI, "sspi"),
-    opt("radiusservers", RADIUS, "radius"),
-    opt("radiusports", RADIUS, "radius"),
-    opt("radiussecrets", RADIUS, "radius"),
-    opt("radiusidentifiers", RADIUS, "radius"),
-];
+const PG13_OPTIONS: &[OptionSpec] = modern_options!(
+    &[M::Ident, M::Peer, M::Gss, M::Sspi, M::Cert],
+    "ident, peer, gssapi, sspi, and cert",
+    []
+);
 
 const PG15_OPTIONS: &[OptionSpec] = modern_options!(
     &[M::Ident, M::Peer, M::Gss, M::Sspi, M::Cert],
-    "ident, peer, gssapi, sspi, and cert"
+    "ident, peer, gssapi, sspi, and cert",
+    [CLIENTNAME]
 );
 
 const PG18_OPTIONS: &[OptionSpec] = modern_options!(
     &[M::Ident, M::Peer, M::Gss, M::Sspi, M::Cert, M::OAuth],
     "ident, peer, gssapi, sspi, cert, and oauth",
+    [CLIENTNAME],
     opt("issuer", OAUTH, "oauth"),
     opt("scope", OAUTH, "oauth"),
     opt("validator", OAUTH, "oauth"),
