@@ -6,7 +6,9 @@
 //! as Markdown, JSON and a self-contained HTML page; [`write()`] puts the three files in a
 //! directory, each atomically.
 //!
-//! A case's *observation* on a version is its trace. Within a case, identical traces share a
+//! A case's *observation* on a version is its trace, with one declared reading: the value of
+//! the `server_version` ParameterStatus becomes `<server_version>`, since every release
+//! reports its own number and that is what the column already says. Within a case, identical traces share a
 //! label (`A`, `B`, … in the order they first appear, versions ascending). A case *changed* at
 //! a version when its observation differs from the previous version's, and was *added* or
 //! *removed* there when it starts or stops applying. Nothing in the output depends on the
@@ -264,6 +266,18 @@ pub fn build(mut columns: Vec<Column>, titles: &BTreeMap<String, String>) -> Res
     })
 }
 
+/// The trace as the matrix compares it: `server_version`'s value is `<server_version>`.
+fn observation(trace: &[String]) -> Vec<String> {
+    const SERVER_VERSION: &str = "< ParameterStatus server_version=";
+    trace
+        .iter()
+        .map(|line| match line.strip_prefix(SERVER_VERSION) {
+            Some(_) => format!("{SERVER_VERSION}<server_version>"),
+            None => line.clone(),
+        })
+        .collect()
+}
+
 fn build_row(
     id: &str,
     rules: &[String],
@@ -290,7 +304,8 @@ fn build_row(
                 diff: None,
             },
             Some(r) => {
-                let label = match behaviours.iter_mut().find(|b| b.trace == r.trace) {
+                let trace = observation(&r.trace);
+                let label = match behaviours.iter_mut().find(|b| b.trace == trace) {
                     Some(b) => {
                         b.versions.push(column.version);
                         b.label.clone()
@@ -300,7 +315,7 @@ fn build_row(
                         behaviours.push(Behaviour {
                             label: label.clone(),
                             versions: vec![column.version],
-                            trace: r.trace.clone(),
+                            trace,
                         });
                         label
                     }
@@ -411,6 +426,30 @@ mod tests {
         assert_eq!(label(26), "AA");
         assert_eq!(label(27), "AB");
         assert_eq!(label(26 + 26 * 26), "AAA");
+    }
+
+    #[test]
+    fn a_release_number_alone_is_no_change() {
+        let versions = Version::ALL;
+        let sv = |v: &str| format!("< ParameterStatus server_version={v} <build>");
+        let (a, b) = (sv("15.18"), sv("16.14"));
+        let cols = vec![
+            column(
+                versions[3],
+                vec![result("a/x", Status::Pass, &[a.as_str()])],
+            ),
+            column(
+                versions[4],
+                vec![result("a/x", Status::Pass, &[b.as_str()])],
+            ),
+        ];
+        let m = build(cols, &BTreeMap::new()).unwrap();
+        assert_eq!(m.cases[0].behaviours.len(), 1);
+        assert!(m.cases[0].changes.is_empty());
+        assert_eq!(
+            m.cases[0].behaviours[0].trace,
+            ["< ParameterStatus server_version=<server_version>"]
+        );
     }
 
     #[test]
