@@ -36,7 +36,12 @@ const UNITS: [Unit; 9] = [
 /// one of each (keeping the target fast) while the fuzzer still reaches them all.
 /// `settings` holds the run's settings table per profile, created on first use and then
 /// updated item by item (as the server applies a file), instead of one table per item.
-fn check_value(name: &str, value: &str, pick: usize, settings: &mut [Option<Settings>; 3]) {
+fn check_value(
+    name: &str,
+    value: &str,
+    pick: usize,
+    settings: &mut [Option<Settings>; Profile::ALL.len()],
+) {
     let _ = parse_bool(value);
     let unit = UNITS[pick % UNITS.len()];
     let _ = parse_int(value, unit);
@@ -84,7 +89,7 @@ fuzz_target!(|data: &[u8]| {
             let again = parse_str(&printed, origin, &IncludePolicy::NO_INCLUDES)
                 .unwrap_or_else(|e| panic!("{printed:?} does not re-parse: {:?}", e.errors));
             assert_eq!(again.items.len(), parsed.items.len(), "{printed:?}");
-            let mut settings = [None, None, None];
+            let mut settings = [const { None }; Profile::ALL.len()];
             for (i, (item, back)) in parsed.items.iter().zip(&again.items).enumerate() {
                 assert_eq!(back.name, item.name, "{printed:?}");
                 let expected = item.value.split('\0').next().unwrap_or_default();
