@@ -4,6 +4,7 @@
 
 use std::fs;
 use std::net::{SocketAddr, TcpListener};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -113,6 +114,19 @@ fn start_once(
     let log_err = log
         .try_clone()
         .map_err(|e| Error::io("opening", &log_path, e))?;
+    // A server never outlives the harness: killed with it (a CI job's timeout, a mutant's
+    // test run cut short), the server gets SIGKILL instead of running on, orphaned, with its
+    // port and its CPU. The thread that spawns a server is the one that stops it.
+    // SAFETY: prctl(2) is async-signal-safe; it runs after the uid change, which would
+    // otherwise clear the setting.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     let child = command
         .stdin(Stdio::null())
         .stdout(log)
