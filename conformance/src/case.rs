@@ -474,6 +474,11 @@ pub struct Expectation {
     /// `PANIC` or `ERROR` line in the case's window that is not listed fails the case.
     #[serde(default)]
     pub log: Vec<String>,
+    /// Server log lines that must not appear in the case's window (a trailing `*` matches any
+    /// line starting with the rest): what PostgreSQL deliberately does not log, such as an
+    /// `incomplete startup packet` for a client that leaves after an answered request.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub log_absent: Vec<String>,
 }
 
 /// One conformance case.

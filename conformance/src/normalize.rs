@@ -89,6 +89,7 @@ fn split_marker(line: &str) -> (&str, &str) {
         "log: ",
         "log missing: ",
         "log unexpected: ",
+        "log forbidden: ",
         "error: ",
     ] {
         if let Some(rest) = line.strip_prefix(marker) {

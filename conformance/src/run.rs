@@ -7,11 +7,13 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::case::{Case, Setup};
+use crate::case::{Case, Expectation, Setup};
 use crate::client::{Endpoint, run_steps};
 use crate::error::Error;
 use crate::target::{Started, Target};
-use crate::trace::{Trace, diff, find_in_order, matched_observations, unexpected_severe};
+use crate::trace::{
+    Trace, diff, find_in_order, line_matches, matched_observations, unexpected_severe,
+};
 
 /// How long to wait for expected log lines after a case's steps.
 const LOG_SETTLE: Duration = Duration::from_secs(2);
@@ -169,22 +171,7 @@ fn run_group(target: &dyn Target, setup: &Setup, cases: &[&Case]) -> Vec<CaseRes
             for case in cases {
                 // The whole log is there already: the server has exited. Its FATAL lines
                 // are the trace's `start: refused:` lines, so none is unexpected here.
-                let expected = case
-                    .expectation(target.version())
-                    .map(|e| e.log.clone())
-                    .unwrap_or_default();
-                let found = find_in_order(&expected, &log);
-                let window = Window {
-                    expected: expected
-                        .into_iter()
-                        .zip(found)
-                        .map(|(e, f)| {
-                            let seen = f.map(|i| crate::trace::log_message(&log[i]).to_owned());
-                            (e, seen)
-                        })
-                        .collect(),
-                    unexpected: Vec::new(),
-                };
+                let window = Window::of(&log, case.expectation(target.version()), false);
                 out.push(judge(target, case, trace.clone(), Some(window)));
             }
         }
@@ -196,11 +183,7 @@ fn run_group(target: &dyn Target, setup: &Setup, cases: &[&Case]) -> Vec<CaseRes
                 let mark = server.log().map_or(0, |l| l.len());
                 let trace = run_steps(&endpoint, &case.steps, Some(server.as_ref()));
                 let log = server.log().map(|_| {
-                    let expected = case
-                        .expectation(target.version())
-                        .map(|e| e.log.clone())
-                        .unwrap_or_default();
-                    case_window(server.as_ref(), mark, &expected)
+                    case_window(server.as_ref(), mark, case.expectation(target.version()))
                 });
                 out.push(judge(target, case, trace, log));
             }
@@ -215,11 +198,52 @@ struct Window {
     expected: Vec<(String, Option<String>)>,
     /// `FATAL`, `PANIC` and `ERROR` lines the expectation does not list.
     unexpected: Vec<String>,
+    /// Lines matching one of the expectation's `log_absent` patterns.
+    forbidden: Vec<String>,
+}
+
+impl Window {
+    /// Judges the window's `lines` against `expectation`; `severe` also collects the
+    /// unlisted FATAL, PANIC and ERROR lines.
+    fn of(lines: &[String], expectation: Option<&Expectation>, severe: bool) -> Self {
+        let (expected, absent): (&[String], &[String]) =
+            expectation.map_or((&[], &[]), |e| (&e.log, &e.log_absent));
+        let found = find_in_order(expected, lines);
+        let message = |i: usize| crate::trace::log_message(&lines[i]).to_owned();
+        let unexpected = if severe {
+            unexpected_severe(lines, &found)
+                .into_iter()
+                .map(message)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let forbidden = lines
+            .iter()
+            .map(|l| crate::trace::log_message(l))
+            .filter(|m| absent.iter().any(|a| line_matches(a, m)))
+            .map(str::to_owned)
+            .collect();
+        Window {
+            expected: expected
+                .iter()
+                .zip(found)
+                .map(|(e, f)| (e.clone(), f.map(message)))
+                .collect(),
+            unexpected,
+            forbidden,
+        }
+    }
 }
 
 /// Waits for the case's expected log lines (up to [`LOG_SETTLE`]) and then for the log to be
 /// quiet for [`LOG_QUIET`]; the window is every line written after `mark`.
-fn case_window(server: &dyn crate::target::Running, mark: usize, expected: &[String]) -> Window {
+fn case_window(
+    server: &dyn crate::target::Running,
+    mark: usize,
+    expectation: Option<&Expectation>,
+) -> Window {
+    let expected = expectation.map_or(&[][..], |e| &e.log);
     let start = Instant::now();
     let mut seen = 0;
     let mut quiet_since = Instant::now();
@@ -234,25 +258,9 @@ fn case_window(server: &dyn crate::target::Running, mark: usize, expected: &[Str
             seen = lines.len();
             quiet_since = Instant::now();
         }
-        let found = find_in_order(expected, &lines);
-        let complete = found.iter().all(Option::is_some);
+        let complete = find_in_order(expected, &lines).iter().all(Option::is_some);
         if (complete && quiet_since.elapsed() >= LOG_QUIET) || start.elapsed() > LOG_SETTLE {
-            let unexpected = unexpected_severe(&lines, &found)
-                .into_iter()
-                .map(|i| crate::trace::log_message(&lines[i]).to_owned())
-                .collect();
-            let expected = expected
-                .iter()
-                .zip(found)
-                .map(|(e, f)| {
-                    let seen = f.map(|i| crate::trace::log_message(&lines[i]).to_owned());
-                    (e.clone(), seen)
-                })
-                .collect();
-            return Window {
-                expected,
-                unexpected,
-            };
+            return Window::of(&lines, expectation, true);
         }
         std::thread::sleep(Duration::from_millis(25));
     }
@@ -284,6 +292,10 @@ fn judge(target: &dyn Target, case: &Case, mut trace: Trace, log: Option<Window>
         for line in log.unexpected {
             missing.push_str(&format!("+ log: {line}\n"));
             trace.push(format!("log unexpected: {line}"));
+        }
+        for line in log.forbidden {
+            missing.push_str(&format!("+ log: {line} (listed as absent)\n"));
+            trace.push(format!("log forbidden: {line}"));
         }
         if !missing.is_empty() {
             difference = Some(difference.unwrap_or_default() + &missing);
@@ -368,6 +380,7 @@ mod tests {
             Expectation {
                 trace: trace.iter().map(|l| (*l).to_owned()).collect(),
                 log: log.iter().map(|l| (*l).to_owned()).collect(),
+                log_absent: Vec::new(),
             },
         );
         Case {
@@ -443,14 +456,15 @@ mod tests {
         let window = || {
             server.looks.store(0, Ordering::Relaxed);
             let mark = server.log().map_or(0, |l| l.len());
-            case_window(
-                &server,
-                mark,
-                &[
+            let expectation = Expectation {
+                trace: Vec::new(),
+                log: vec![
                     "LOG:  connection received: host=127.0.0.1 port=*".to_owned(),
                     "FATAL:  listed".to_owned(),
                 ],
-            )
+                log_absent: vec!["LOG:  incomplete startup packet".to_owned()],
+            };
+            case_window(&server, mark, Some(&expectation))
         };
         let w = window();
         assert_eq!(
@@ -486,5 +500,51 @@ mod tests {
             ]
         );
         assert_eq!(r.diff.as_deref(), Some("+ log: ERROR:  not listed\n"));
+    }
+
+    #[test]
+    fn a_line_listed_as_absent_fails_the_case_when_it_appears() {
+        let lines: Vec<String> = LINES.iter().map(|l| (*l).to_owned()).collect();
+        let absent = |patterns: &[&str]| Expectation {
+            trace: Vec::new(),
+            log: vec!["FATAL:  listed".to_owned(), "ERROR:  not listed".to_owned()],
+            log_absent: patterns.iter().map(|p| (*p).to_owned()).collect(),
+        };
+        let quiet = Window::of(
+            &lines,
+            Some(&absent(&["LOG:  incomplete startup packet"])),
+            true,
+        );
+        assert!(quiet.forbidden.is_empty());
+        assert!(quiet.unexpected.is_empty());
+        let loud = Window::of(
+            &lines,
+            Some(&absent(&["LOG:  connection received: *"])),
+            true,
+        );
+        assert_eq!(
+            loud.forbidden,
+            ["LOG:  connection received: host=127.0.0.1 port=40001"]
+        );
+        let target = Fake {
+            start: || {
+                Ok(Started::Refused {
+                    fatal: Vec::new(),
+                    log: Vec::new(),
+                })
+            },
+        };
+        let r = judge(&target, &case(&[], &[]), Trace::default(), Some(loud));
+        assert_eq!(r.status, Status::Fail);
+        assert_eq!(
+            r.trace.last().map(String::as_str),
+            Some("log forbidden: LOG:  connection received: host=127.0.0.1 port=<port>")
+        );
+        assert_eq!(
+            r.diff.as_deref(),
+            Some(
+                "+ log: LOG:  connection received: host=127.0.0.1 port=40001 (listed as absent)\n"
+            )
+        );
     }
 }

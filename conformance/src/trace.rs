@@ -11,6 +11,7 @@
 //! - `start: refused: ...` when the server would not start with the case's set-up;
 //! - `log unexpected: ...` a `FATAL`, `PANIC` or `ERROR` log line in the case's window that
 //!   the expectation does not list;
+//! - `log forbidden: ...` a log line in the window that the expectation lists as absent;
 //! - `error: ...` a failure of the harness itself (the case's verdict is then an error).
 //!
 //! What is recorded is what was observed; the values that vary between runs, builds or TLS

@@ -41,6 +41,7 @@ pub fn predict(scenario: &Scenario) -> Prediction {
         expectation: Expectation {
             trace: o.trace,
             log,
+            log_absent: Vec::new(),
         },
         rules: o.used,
     }
