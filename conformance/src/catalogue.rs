@@ -20,6 +20,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("files.toml", include_str!("../cases/files.toml")),
     ("reload.toml", include_str!("../cases/reload.toml")),
     ("unix.toml", include_str!("../cases/unix.toml")),
+    ("trace.toml", include_str!("../cases/trace.toml")),
     ("hba.toml", include_str!("../cases/hba.toml")),
     ("ssltests.toml", include_str!("../cases/ssltests.toml")),
 ];

@@ -125,6 +125,10 @@ pub const SPEC_RULES: &[SpecRule] = &[
         "V17",
         "17: out-of-range settings print the unit on both bounds",
     ),
+    rule(
+        "V17T",
+        "17: trace_connection_negotiation logs each SSL, GSS and direct SSL decision",
+    ),
     // The seed document, §17.8 (PostgreSQL 8.4).
     rule(
         "S1",
