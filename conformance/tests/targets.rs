@@ -37,6 +37,32 @@ fn run(target: &dyn Target, cases: &[Case]) -> Vec<CaseResult> {
     run_target(target, &refs, 2, &|_| {})
 }
 
+/// [`run`], but with `PGSSL_FAIL_FAST` set (as `scripts/mutants` sets it) the first failing
+/// case ends the whole test binary, with that case's diff and trace printed: a mutant that
+/// stops the server answering is then caught in seconds instead of timing out while every
+/// other case waits out its read timeout. The process exits 101, as a failed test does.
+fn run_failing_fast(target: &dyn Target, cases: &[Case]) -> Vec<CaseResult> {
+    if std::env::var_os("PGSSL_FAIL_FAST").is_none() {
+        return run(target, cases);
+    }
+    let refs: Vec<&Case> = cases.iter().collect();
+    run_target(target, &refs, 2, &|r| {
+        if matches!(r.status, Status::Fail | Status::Error) {
+            eprintln!(
+                "PGSSL_FAIL_FAST: {} {:?} on {}\n{}\n{}",
+                r.id,
+                r.status,
+                r.target,
+                r.diff.as_deref().or(r.note.as_deref()).unwrap_or(""),
+                r.trace.join("\n")
+            );
+            // Stops the spawned servers and removes the temporary directories first.
+            pgssl_conformance::cleanup::run();
+            std::process::exit(101);
+        }
+    })
+}
+
 /// Snapshots every trace, unless `PGSSL_NO_SNAPSHOTS` is set: `scripts/mutants` sets it so
 /// that only the expectations decide (as `pgssl-conform run` does), since cargo-mutants forces
 /// insta's snapshot comparison on.
@@ -110,7 +136,7 @@ fn reference_server_meets_every_expectation() {
     for version in Version::ALL {
         let bound = not_applicable_bound(&cases, version);
         let target = reference(version);
-        let results = run(&target, &cases);
+        let results = run_failing_fast(&target, &cases);
         // Snapshots first, every profile's: a failing case's trace is what to review.
         snapshot_all(&results, &target.label());
         assert_not_applicable_at_most(&results, bound);

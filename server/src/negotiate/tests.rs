@@ -125,6 +125,36 @@ fn request_split_across_writes_still_answered() {
     );
 }
 
+/// The inspection methods the IO edge and the fuzz harness rely on: the handshake phase, and
+/// what is buffered, before, during and after the negotiation.
+#[test]
+fn handshake_phase_and_buffer_are_reported() {
+    for profile in Profile::ALL {
+        let mut m = machine(profile, true);
+        assert!(!m.is_handshaking());
+        let request = ssl_request();
+        assert_eq!(feed(&mut m, Event::Received(&request[..3])), []);
+        assert_eq!(m.buffered_len(), 3);
+        assert!(!m.is_handshaking());
+        feed(&mut m, Event::Received(&request[3..]));
+        assert_eq!(m.buffered_len(), 0);
+        assert!(m.is_handshaking());
+        assert_eq!(feed(&mut m, established(None)), []);
+        assert!(!m.is_handshaking());
+        let mut bytes = login();
+        bytes.extend_from_slice(b"Qxyz");
+        let actions = feed(&mut m, Event::Received(&bytes));
+        assert!(
+            matches!(actions.as_slice(), [Action::Startup(_)]),
+            "{actions:?}"
+        );
+        assert!(m.is_finished() && !m.is_handshaking());
+        assert_eq!(m.buffered_len(), 4, "{profile:?}");
+        assert_eq!(m.take_buffered(), b"Qxyz");
+        assert_eq!(m.buffered_len(), 0);
+    }
+}
+
 #[test]
 fn ssl_request_length_is_not_checked() {
     let long = StartupPacket::SslRequest {
