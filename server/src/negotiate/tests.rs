@@ -231,6 +231,28 @@ fn pipelined_startup_fed_into_tls_on_18() {
     assert!(!actions.iter().any(|a| matches!(a, Action::Send(_))));
 }
 
+/// 17's be_tls_open_server check after a handshake that succeeded. No client reaches it over
+/// the wire (the bytes it sent before `S` cannot include a Finished made after the server's
+/// flight), so the catalogue cannot catch its loss; a surviving mutant showed that.
+#[test]
+fn handshake_leaving_prefix_bytes_unread_is_refused_on_18() {
+    let mut bytes = ssl_request();
+    bytes.extend_from_slice(&login());
+    let mut m = machine(Profile::Pg18, true);
+    feed(&mut m, Event::Received(&bytes));
+    let leftover = Event::TlsEstablished {
+        alpn: Some(ALPN_POSTGRESQL.to_vec()),
+        unread_prefix: 2,
+    };
+    let actions = feed(&mut m, leftover);
+    assert_eq!(
+        logs(&actions),
+        ["LOG:  buffered unencrypted data remains after negotiating SSL connection"]
+    );
+    assert_eq!(actions.last(), Some(&Action::Close));
+    assert!(!actions.iter().any(|a| matches!(a, Action::Send(_))));
+}
+
 #[test]
 fn pipelined_startup_after_n_refused_in_plaintext() {
     for profile in Profile::ALL {
