@@ -650,22 +650,19 @@ impl Negotiator {
     }
 }
 
-/// Protocol 2's fixed-width startup packet after its version word: database, user, options,
-/// two unused fields (`StartupPacket` in 13's pqcomm.h); a short packet reads as zeros.
-const V2_DATABASE: usize = 64;
-const V2_USER: usize = 32;
+/// Protocol 2's fixed-width startup packet after its version word: database (64 bytes), user
+/// (32), options, two unused fields (`StartupPacket` in 13's pqcomm.h); a short packet reads as
+/// zeros. The user field starts where the database field ends.
+const V2_USER_AT: usize = 64;
 
 impl Negotiator {
     /// A protocol-2.0 StartupPacket (13): the user is checked as 13 checks it. pgssl runs no
     /// protocol-2 session, so a packet that names a user is refused with a protocol-2 FATAL
     /// saying so, where 13 would go on to authenticate (README, "Known limits").
     fn on_v2_startup(&mut self, raw: &[u8]) {
-        let field = |from: usize, len: usize| -> Vec<u8> {
-            let bytes = raw.get(from..raw.len().min(from + len)).unwrap_or_default();
-            bytes.iter().take_while(|&&b| b != 0).copied().collect()
-        };
-        let user = field(V2_DATABASE, V2_USER);
-        let error = if user.is_empty() {
+        // 13 asks only whether the user name is empty: its first byte is NUL or missing.
+        let user_given = raw.get(V2_USER_AT).is_some_and(|&b| b != 0);
+        let error = if !user_given {
             ErrorFields::new(
                 Severity::Fatal,
                 "28000",
