@@ -207,11 +207,11 @@ pub(super) fn authorized_line(
             "connection authorized: user={} database={}",
             info.user, info.database
         ),
-        Replication::Physical => format!("replication connection authorized: user={}", info.user),
-        Replication::Database => format!(
-            "replication connection authorized: user={} database={}",
-            info.user, info.database
-        ),
+        // A walsender, physical or logical, is logged without its database (postinit.c's
+        // `if (!am_walsender)`): seen on every build from 13 to 18.
+        Replication::Physical | Replication::Database => {
+            format!("replication connection authorized: user={}", info.user)
+        }
     };
     if let Some(app) = &info.application_name {
         line.push_str(&format!(" application_name={app}"));
