@@ -129,6 +129,10 @@ pub const SPEC_RULES: &[SpecRule] = &[
         "V17T",
         "17: trace_connection_negotiation logs each SSL, GSS and direct SSL decision",
     ),
+    rule(
+        "VR",
+        "each release reports its own server_version, server_version_num and GUC_REPORT set",
+    ),
     // The seed document, §17.8 (PostgreSQL 8.4).
     rule(
         "S1",
