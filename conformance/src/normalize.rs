@@ -9,6 +9,7 @@
 //! | the client's port | `log…: LOG:  connection received: host=… port=N` | `port=<port>` | a new ephemeral port every connection |
 //! | OpenSSL's reason text after the last `: ` of the messages in [`LIBRARY_TAILS`], when it is one of the wordings listed there | `start:`, `<` and `log…:` lines | the entry's `recorded_as` | OpenSSL 1.1.1 and 3 word the same failure differently |
 //! | the order of a run of ParameterStatus reports | consecutive `< ParameterStatus` lines | sorted by name, ignoring case | the server's GUC table order: a sorted array up to 15, a hash table from 16 (18 sends them in hash order); the protocol gives them no order |
+//! | the line number in a setting error naming `postgresql.conf` | `start:` and `log…:` lines ending `postgresql.conf" line N` | `line <n>` | the harness appends a case's settings to the data directory's own file: initdb's sample is some 800 lines, pgssl's a few |
 //! | the port and host in psql's error | `< psql failed: …` | `PORT`, `HOST` | [`psql_message`]: only the psql step knows them |
 //!
 //! Data directories are `DATADIR` in log and start lines (the targets replace their own
@@ -44,6 +45,9 @@ pub const BUILD: &str = "<build>";
 /// The text a client port in a log line is replaced by.
 pub const PORT: &str = "<port>";
 
+/// The text a postgresql.conf line number is replaced by.
+pub const CONF_LINE: &str = "<n>";
+
 /// Sorts each run of consecutive ParameterStatus observations by name (ignoring case), the
 /// only normalization applied before matching: it changes no line, only their order.
 pub fn parameter_status_order(lines: &mut [String]) {
@@ -73,6 +77,9 @@ pub fn line(recorded: &str) -> String {
     if marker.starts_with("log") {
         body = client_port(&body).unwrap_or(body);
     }
+    if marker.starts_with("log") || marker.starts_with("start") {
+        body = conf_line(&body).unwrap_or(body);
+    }
     if marker != "> " {
         body = library_tail(&body).unwrap_or(body);
     }
@@ -97,6 +104,15 @@ fn split_marker(line: &str) -> (&str, &str) {
         }
     }
     ("", line)
+}
+
+/// `… in file "DATADIR/postgresql.conf" line 803` → `… line <n>`.
+fn conf_line(body: &str) -> Option<String> {
+    let head = body.trim_end_matches(|c: char| c.is_ascii_digit());
+    if head.len() == body.len() || !head.ends_with("postgresql.conf\" line ") {
+        return None;
+    }
+    Some(format!("{head}{CONF_LINE}"))
 }
 
 /// `ParameterStatus server_version=15.18 (Debian …)` → `… server_version=15.18 <build>`.
@@ -148,6 +164,21 @@ pub fn psql_message(text: &str, port: u16, host: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn conf_line_numbers_only_in_postgresql_conf_errors() {
+        assert_eq!(
+            line(
+                "log: LOG:  unrecognized configuration parameter \"x\" in file \"DATADIR/postgresql.conf\" line 803"
+            ),
+            "log: LOG:  unrecognized configuration parameter \"x\" in file \"DATADIR/postgresql.conf\" line <n>"
+        );
+        // pg_hba.conf line numbers are the case's own rows: kept.
+        let hba = "log: DETAIL:  Connection matched file \"DATADIR/pg_hba.conf\" line 1";
+        assert_eq!(line(hba), hba);
+        let wire = "< E FATAL 0A000 postgresql.conf\" line 3";
+        assert_eq!(line(wire), wire);
+    }
 
     #[test]
     fn server_version_keeps_its_number() {

@@ -28,8 +28,17 @@ pub(super) fn cancel_key_len(behaviour: &Behaviour, info: &StartupInfo) -> usize
     }
 }
 
+/// The server encoding: the database's (UTF8), or SQL_ASCII, the boot value, for a physical
+/// walsender, which connects to no database (seen on every build from 13 to 18).
+fn server_encoding(info: &StartupInfo) -> &'static str {
+    match info.replication {
+        Replication::Physical => "SQL_ASCII",
+        Replication::No | Replication::Database => "UTF8",
+    }
+}
+
 /// The client encoding the startup packet asks for (the last `client_encoding` wins), by
-/// PostgreSQL's name; UTF8 when it asks for none.
+/// PostgreSQL's name; the server encoding when it asks for none.
 pub(super) fn client_encoding(info: &StartupInfo) -> Result<&'static str, SessionError> {
     match info
         .settings
@@ -42,7 +51,7 @@ pub(super) fn client_encoding(info: &StartupInfo) -> Result<&'static str, Sessio
                 value: value.clone(),
             })
         }
-        None => Ok("UTF8"),
+        None => Ok(server_encoding(info)),
     }
 }
 
@@ -73,7 +82,7 @@ pub(super) fn startup_reply(
         ("integer_datetimes", "on".into()),
         ("IntervalStyle", "postgres".into()),
         ("is_superuser", superuser(&info.user).into()),
-        ("server_encoding", "UTF8".into()),
+        ("server_encoding", server_encoding(info).into()),
         ("server_version", behaviour.server_version.into()),
         ("session_authorization", info.user.clone()),
         ("standard_conforming_strings", "on".into()),
