@@ -133,6 +133,10 @@ pub const SPEC_RULES: &[SpecRule] = &[
         "VR",
         "each release reports its own server_version, server_version_num and GUC_REPORT set",
     ),
+    rule(
+        "VS",
+        "each release knows its own postgresql.conf settings: a later release's name is unrecognized and stops the start",
+    ),
     // The seed document, §17.8 (PostgreSQL 8.4).
     rule(
         "S1",

@@ -154,8 +154,6 @@ pub struct Behaviour {
     pub known_settings: KnownSettings,
     /// Old names accepted for a setting: (old, current).
     pub setting_aliases: &'static [(&'static str, &'static str)],
-    /// The name of the key-exchange groups setting.
-    pub groups_setting: &'static str,
     /// How a bad groups value is reported.
     pub groups_error: GroupsError,
     /// The groups setting's default.
@@ -245,7 +243,6 @@ const PG13: Behaviour = Behaviour {
     extra_reported: &[],
     known_settings: known_settings::PG13,
     setting_aliases: &[],
-    groups_setting: "ssl_ecdh_curve",
     groups_error: GroupsError::UnrecognizedCurve,
     groups_default: "prime256v1",
     cipher_list_error: "could not set the cipher list (no valid ciphers available)",
@@ -326,7 +323,6 @@ const PG18: Behaviour = Behaviour {
     // 18: ssl_groups replaces ssl_ecdh_curve (kept as an alias) and takes a colon list;
     // the TLS 1.2 cipher list has its own message.
     setting_aliases: &[("ssl_ecdh_curve", "ssl_groups")],
-    groups_setting: "ssl_groups",
     groups_error: GroupsError::GroupsList,
     groups_default: "X25519:prime256v1",
     cipher_list_error: "could not set the TLSv1.2 cipher list (no valid ciphers available)",
@@ -392,6 +388,14 @@ impl std::fmt::Display for Profile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn displays_as_its_name() {
+        // `pgssl-server init` and error texts print a profile with `{}`.
+        for p in Profile::ALL {
+            assert_eq!(p.to_string(), p.behaviour().name);
+        }
+    }
 
     #[test]
     fn names_round_trip() {
