@@ -98,6 +98,28 @@ pub enum Error {
     /// only start failure reported as "not applicable"; every other one is an error.
     #[error("set-up needs {0}")]
     SetupUnsupported(String),
+    /// A case's set-up that a third-party product has no equivalent for (a setting, an
+    /// hba.conf construct, a file): the case is not applicable to it, with this reason.
+    #[error("{product} cannot be given this set-up: {why}")]
+    Unmappable {
+        /// The product and version, e.g. `PgBouncer 1.18.0`.
+        product: String,
+        /// What has no equivalent, e.g. `it has no ssl_passphrase_command`.
+        why: String,
+    },
+    /// A third-party product refused the configuration the harness wrote for a default
+    /// set-up: the harness's mapping, or the product's installation, is wrong.
+    #[error("{product} did not start with {}: {why}; its log ends:\n{log_tail}", config.display())]
+    ProductFailed {
+        /// The product and version.
+        product: String,
+        /// The configuration file written for it.
+        config: PathBuf,
+        /// What went wrong.
+        why: String,
+        /// The last lines of its log.
+        log_tail: String,
+    },
     /// The test PKI could not be generated.
     #[error("test PKI: {0}")]
     Pki(#[from] pgssl_pki::Error),

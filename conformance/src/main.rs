@@ -24,7 +24,8 @@ enum Command {
     /// Run cases against targets; exit status 1 on any failure or harness error.
     Run {
         /// reference (every profile), reference:VERSION, postgres:BINDIR,
-        /// external:HOST:PORT[@VERSION]. Repeatable. Default: reference.
+        /// external:HOST:PORT[@VERSION], pgbouncer[:BINDIR][@VERSION]. Repeatable. Default:
+        /// reference.
         #[arg(long = "target", short = 't')]
         targets: Vec<String>,
         /// Only cases whose id contains this text.
@@ -36,6 +37,10 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
+        /// Judge third-party targets (pgbouncer) by this PostgreSQL version's expectations
+        /// instead of their backend's; a target's own @VERSION wins.
+        #[arg(long = "as", value_name = "VERSION")]
+        as_version: Option<String>,
     },
     /// Run the catalogue on one target per version and write a cases × versions matrix
     /// showing where behaviour changed: DIR/matrix.md, matrix.json and matrix.html. Exit
@@ -208,7 +213,14 @@ fn main() -> ExitCode {
             filter,
             jobs,
             format,
-        } => run(&cases, targets, filter, jobs, format),
+            as_version,
+        } => run(
+            &cases,
+            judged_as(targets, as_version.as_deref()),
+            filter,
+            jobs,
+            format,
+        ),
         Command::Matrix {
             targets,
             filter,
@@ -369,8 +381,9 @@ fn run(
         };
         let mut r = run_target(t.as_ref(), &selected, jobs, &progress);
         if format == Format::Human {
+            let what = t.describe().map_or(String::new(), |d| format!(" ({d})"));
             bar.println(format!(
-                "{}: {} cases in {:.1?}",
+                "{}{what}: {} cases in {:.1?}",
                 t.label(),
                 r.len(),
                 started.elapsed()
@@ -555,6 +568,24 @@ fn explore_coverage(cases: u32, seed: Option<String>) -> ExitCode {
     }
     println!("not exercised by generated scenarios: {}", unused.join(" "));
     ExitCode::SUCCESS
+}
+
+/// `--as VERSION` applied: `@VERSION` appended to each third-party target that names none.
+fn judged_as(specs: Vec<String>, version: Option<&str>) -> Vec<String> {
+    let Some(version) = version else {
+        return specs;
+    };
+    specs
+        .into_iter()
+        .map(|spec| {
+            let third_party = spec == "pgbouncer" || spec.starts_with("pgbouncer:");
+            if third_party && !spec.contains('@') {
+                format!("{spec}@{version}")
+            } else {
+                spec
+            }
+        })
+        .collect()
 }
 
 /// Targets, as `--target` arguments parse into them.

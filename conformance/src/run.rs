@@ -155,6 +155,14 @@ fn run_group(target: &dyn Target, setup: &Setup, cases: &[&Case]) -> Vec<CaseRes
                 );
             }
         }
+        Err(e @ Error::Unmappable { .. }) => {
+            for case in cases {
+                out.push(
+                    CaseResult::new(target, case, Status::NotApplicable, Vec::new())
+                        .with_note(e.to_string()),
+                );
+            }
+        }
         Err(e) => {
             for case in cases {
                 out.push(

@@ -6,6 +6,10 @@
 //! locations `scripts/install-deps` uses. A missing PostgreSQL fails its test with the
 //! install hint, unless `PGSSL_ALLOW_MISSING=1` (then it is skipped, loudly).
 //!
+//! Third-party products (PgBouncer in front of Debian's 15) run the same catalogue: their
+//! traces are snapshotted, and every case must run or say why it cannot; their failures
+//! are the divergences `pgssl-conform report` classifies, not test failures.
+//!
 //! Each target may leave at most as many cases not applicable as the catalogue has cases
 //! whose `versions` exclude its version, and the test prints which; a harness failure is an
 //! error, never "not applicable", so a case cannot silently stop running.
@@ -19,6 +23,7 @@ use common::reference;
 use pgssl_conformance::case::{Case, Version};
 use pgssl_conformance::run::{CaseResult, Status, run_target};
 use pgssl_conformance::target::Target;
+use pgssl_conformance::target::pgbouncer::Pgbouncer;
 use pgssl_conformance::target::postgres::Postgres;
 use pgssl_conformance::{catalogue, differences};
 
@@ -234,4 +239,53 @@ differential_tests! {
     postgres_16_matches_reference_16: common::npm(Version::Pg16), Version::Pg16;
     postgres_17_matches_reference_17: common::npm(Version::Pg17), Version::Pg17;
     postgres_18_matches_reference_18: common::npm(Version::Pg18), Version::Pg18;
+}
+
+/// The fewest cases a third-party target must run (issue 17): the rest must each say why the
+/// product cannot be given their set-up.
+const THIRD_PARTY_APPLICABLE: usize = 120;
+
+/// A third-party target: no harness error, at least [`THIRD_PARTY_APPLICABLE`] cases run,
+/// every case not run with its reason, and every trace snapshotted.
+fn third_party(target: &dyn Target, cases: &[Case]) {
+    let results = run(target, cases);
+    let label = target.label();
+    snapshot_all(&results, &label);
+    let errors: Vec<String> = results
+        .iter()
+        .filter(|r| r.status == Status::Error)
+        .map(|r| format!("{}: {}", r.id, r.note.clone().unwrap_or_default()))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{label}: harness errors:\n{}",
+        errors.join("\n")
+    );
+    let unexplained: Vec<&str> = results
+        .iter()
+        .filter(|r| {
+            r.status == Status::NotApplicable && r.note.as_deref().is_none_or(str::is_empty)
+        })
+        .map(|r| r.id.as_str())
+        .collect();
+    assert!(
+        unexplained.is_empty(),
+        "{label}: not applicable without a reason: {unexplained:?}"
+    );
+    let applicable = results
+        .iter()
+        .filter(|r| r.status != Status::NotApplicable)
+        .count();
+    assert_not_applicable_at_most(&results, results.len() - THIRD_PARTY_APPLICABLE);
+    eprintln!("{label}: {applicable} of {} cases ran", results.len());
+}
+
+#[test]
+fn pgbouncer_in_front_of_debian_15() {
+    let (Some(_), Some(bindir)) = (common::pgbouncer(), common::debian15()) else {
+        return;
+    };
+    let target = Pgbouncer::parse(&format!(":{}", bindir.display())).expect("pgbouncer target");
+    assert_eq!(target.version(), Version::Pg15);
+    third_party(&target, &cases());
 }

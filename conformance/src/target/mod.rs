@@ -6,9 +6,13 @@
 //! - `postgres:BINDIR`: real PostgreSQL from its binaries (`initdb` once per run, a copy per
 //!   set-up), run as an unprivileged user when the harness runs as root;
 //! - `external:HOST:PORT[@VERSION]`: a server the harness cannot configure; only cases with the
-//!   default set-up run.
+//!   default set-up run;
+//! - `pgbouncer[:BINDIR][@VERSION]`: PgBouncer in front of real PostgreSQL from BINDIR
+//!   ([`backend`]), configured from each set-up where PgBouncer has the concept.
 
+pub mod backend;
 pub mod external;
+pub mod pgbouncer;
 pub mod postgres;
 pub mod reference;
 pub mod spawned;
@@ -42,15 +46,15 @@ pub trait Running: Send + Sync {
     }
 }
 
-/// Sends SIGHUP to `pid` and waits (up to five seconds) until `log` shows one more
-/// `received SIGHUP` line, then a little longer for the reload to finish.
-pub(crate) fn sighup_and_wait(pid: u32, log: &dyn Fn() -> Vec<String>) -> Result<(), Error> {
-    let count = || {
-        log()
-            .iter()
-            .filter(|l| l.contains("received SIGHUP"))
-            .count()
-    };
+/// Sends SIGHUP to `pid` and waits (up to five seconds) until `log` shows one more line
+/// containing `marker` (PostgreSQL's `received SIGHUP`), then a little longer for the reload
+/// to finish.
+pub(crate) fn sighup_and_wait(
+    pid: u32,
+    marker: &str,
+    log: &dyn Fn() -> Vec<String>,
+) -> Result<(), Error> {
+    let count = || log().iter().filter(|l| l.contains(marker)).count();
     let before = count();
     // SAFETY: kill(2) on a server this harness started.
     unsafe {
@@ -94,6 +98,11 @@ pub trait Target: Send + Sync {
     fn configurable(&self) -> bool;
     /// Starts (or connects to) a server with `setup`.
     fn start(&self, setup: &Setup) -> Result<Started, Error>;
+    /// What the target is, for a run's header, when the label does not say it all (a
+    /// product's version and what it runs in front of).
+    fn describe(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Parses a `--target` argument into one or more targets (`reference` expands to every
@@ -111,6 +120,11 @@ pub fn parse(spec: &str) -> Result<Vec<Box<dyn Target>>, Error> {
     }
     if let Some(bindir) = spec.strip_prefix("postgres:") {
         return Ok(vec![Box::new(postgres::Postgres::new(bindir.into())?)]);
+    }
+    if let Some(rest) = spec.strip_prefix("pgbouncer") {
+        if rest.is_empty() || rest.starts_with([':', '@']) {
+            return Ok(vec![Box::new(pgbouncer::Pgbouncer::parse(rest)?)]);
+        }
     }
     if let Some(rest) = spec.strip_prefix("external:") {
         return Ok(vec![Box::new(external::External::parse(rest)?)]);

@@ -253,10 +253,17 @@ impl Target for Postgres {
                 command.env(name, value.replace("{datadir}", &dir.display().to_string()));
             }
             command.arg("-D").arg(&dir).args(["-p", &port.to_string()]);
-            command
+            Ok(command)
         };
         let owner = self.user.unwrap_or_else(current_ids);
-        spawned::start(&self.label(), &make, dir.clone(), sockets.clone(), owner)
+        spawned::start(
+            &self.label(),
+            spawned::POSTGRES_LOG,
+            &make,
+            dir.clone(),
+            sockets.clone(),
+            owner,
+        )
     }
 }
 

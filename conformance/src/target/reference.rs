@@ -192,9 +192,16 @@ impl Reference {
             for (name, value) in &setup.env {
                 command.env(name, value.replace("{datadir}", &dir.display().to_string()));
             }
-            command
+            Ok(command)
         };
-        spawned::start(&self.label(), &make, dir.clone(), sockets.clone(), owner)
+        spawned::start(
+            &self.label(),
+            spawned::POSTGRES_LOG,
+            &make,
+            dir.clone(),
+            sockets.clone(),
+            owner,
+        )
     }
 
     fn start_embedded(&self, setup: &Setup) -> Result<Started, Error> {

@@ -1,6 +1,6 @@
-//! A server running as a child process (real PostgreSQL, or the reference server when it must
-//! run as another user or with its own environment): start-up watched through its log, reload
-//! by SIGHUP, fast shutdown and clean-up when dropped.
+//! A server running as a child process (real PostgreSQL, the reference server when it must
+//! run as another user or with its own environment, or a third-party product): start-up
+//! watched through its log, reload by SIGHUP, fast shutdown and clean-up when dropped.
 
 use std::fs;
 use std::net::{SocketAddr, TcpListener};
@@ -14,6 +14,25 @@ use crate::error::Error;
 use crate::setup::Ids;
 
 const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How a spawned server's log reads: what says it is ready, what says it reloaded, and which
+/// lines of a failed start are its refusal.
+#[derive(Clone, Copy)]
+pub struct LogDialect {
+    /// A line containing this means the server accepts connections.
+    pub ready: &'static str,
+    /// A line containing this is logged once per SIGHUP.
+    pub reloaded: &'static str,
+    /// The lines of a failed start that the trace shows as `start: refused:`.
+    pub refusal: fn(&[String]) -> Vec<String>,
+}
+
+/// PostgreSQL's (and the reference server's) log.
+pub const POSTGRES_LOG: LogDialect = LogDialect {
+    ready: "ready to accept connections",
+    reloaded: "received SIGHUP",
+    refusal,
+};
 
 /// Where data directories go: a place the server's user can reach.
 pub fn shared_tmp() -> PathBuf {
@@ -70,7 +89,8 @@ pub fn free_port() -> Result<u16, Error> {
 /// refusal.
 pub fn start(
     label: &str,
-    make: &dyn Fn(u16) -> Command,
+    dialect: LogDialect,
+    make: &dyn Fn(u16) -> Result<Command, Error>,
     datadir: PathBuf,
     sockets: PathBuf,
     owner: Ids,
@@ -80,7 +100,8 @@ pub fn start(
         let port = free_port()?;
         let (started, port_taken) = start_once(
             label,
-            make(port),
+            dialect,
+            make(port)?,
             datadir.clone(),
             sockets.clone(),
             port,
@@ -103,6 +124,7 @@ pub fn start(
 
 fn start_once(
     label: &str,
+    dialect: LogDialect,
     mut command: Command,
     datadir: PathBuf,
     sockets: PathBuf,
@@ -141,15 +163,13 @@ fn start_once(
         datadir,
         sockets,
         owner,
+        dialect,
         keep_files: false,
     };
     let start = Instant::now();
     loop {
         let lines = running.lines();
-        if lines
-            .iter()
-            .any(|l| l.contains("ready to accept connections"))
-        {
+        if lines.iter().any(|l| l.contains(dialect.ready)) {
             return Ok((Started::Running(Box::new(running)), false));
         }
         if let Ok(Some(_)) = running.child.try_wait() {
@@ -158,7 +178,7 @@ fn start_once(
             // The retry starts from the same data directory.
             running.keep_files = port_taken;
             let refused = Started::Refused {
-                fatal: refusal(&lines),
+                fatal: (dialect.refusal)(&lines),
                 log: lines,
             };
             return Ok((refused, port_taken));
@@ -184,6 +204,7 @@ struct Spawned {
     datadir: PathBuf,
     sockets: PathBuf,
     owner: Ids,
+    dialect: LogDialect,
     /// Leave the data directory, sockets and log in place when dropped (a start retried on
     /// another port reuses them).
     keep_files: bool,
@@ -218,7 +239,7 @@ impl Running for Spawned {
     }
 
     fn reload(&self) -> Result<(), Error> {
-        super::sighup_and_wait(self.child.id(), &|| self.lines())
+        super::sighup_and_wait(self.child.id(), self.dialect.reloaded, &|| self.lines())
     }
 }
 

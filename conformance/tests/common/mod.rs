@@ -41,12 +41,28 @@ fn bindir(var: &str, default: &str) -> Option<PathBuf> {
     let dir = std::env::var_os(var)
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(default));
-    if dir.join("postgres").exists() {
-        return Some(dir);
+    installed(dir.join("postgres"), var).map(|_| dir)
+}
+
+/// Debian's pgbouncer: `PGSSL_PGBOUNCER`, else where the package puts it; missing, as
+/// [`bindir`].
+#[allow(dead_code)] // Only targets.rs runs third-party products; explore.rs shares this module.
+pub fn pgbouncer() -> Option<PathBuf> {
+    let program = std::env::var_os("PGSSL_PGBOUNCER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/sbin/pgbouncer"));
+    installed(program, "PGSSL_PGBOUNCER")
+}
+
+/// `path` when it exists; otherwise a failure with the install hint, or with
+/// `PGSSL_ALLOW_MISSING=1` a loud skip.
+fn installed(path: PathBuf, var: &str) -> Option<PathBuf> {
+    if path.exists() {
+        return Some(path);
     }
     let why = format!(
-        "no PostgreSQL at {} (run scripts/install-deps, or set {var})",
-        dir.display()
+        "no {} (run scripts/install-deps, or set {var})",
+        path.display()
     );
     if std::env::var_os("PGSSL_ALLOW_MISSING").is_some_and(|v| v == "1") {
         eprintln!("SKIPPED (PGSSL_ALLOW_MISSING=1): {why}");
