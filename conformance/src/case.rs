@@ -502,6 +502,11 @@ pub struct Case {
     /// Expectations by version key: a version (`15`), a range (`13-16`), a version and those
     /// after it (`17+`), or `all` for every version no other key covers.
     pub expect: BTreeMap<String, Expectation>,
+    /// For a case guarding a security property: one line on what is at stake when a server
+    /// gets further than PostgreSQL does here (accepts the connection, the bytes, the key or a
+    /// weaker TLS). The divergence report classes such a divergence as security.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub security: Option<String>,
 }
 
 impl Case {

@@ -83,9 +83,9 @@ pub enum Error {
     /// `--filter` selects no case.
     #[error("--filter {0:?} matches no case id: `pgssl-conform list` shows the ids")]
     NoCaseMatches(String),
-    /// The matrix's output directory cannot be created or written.
+    /// The output directory of `matrix` or `report` cannot be created or written.
     #[error(
-        "cannot write the matrix to {}: {source}; give --out a directory that can be created and written",
+        "cannot write the matrix or report to {}: {source}; give --out a directory that can be created and written",
         path.display()
     )]
     MatrixOutput {

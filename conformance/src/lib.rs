@@ -10,6 +10,8 @@
 //!   library reason texts);
 //! - [`run`]: grouping by set-up, parallel runs, verdicts;
 //! - [`report`]: human, JSON and JUnit output;
+//! - [`divergence`]: every failed case of a target classified (security, interoperability,
+//!   fidelity) with why it matters, as Markdown and HTML;
 //! - [`matrix`]: cases × versions, where behaviour changed, as Markdown, JSON and HTML;
 //! - [`model`]: the rules model, each version's expectations as data;
 //! - [`explore`]: generated scenarios checked against the model's oracle;
@@ -22,6 +24,7 @@ pub mod cleanup;
 pub mod client;
 pub mod corpus;
 pub mod differences;
+pub mod divergence;
 pub mod error;
 pub mod explore;
 pub mod matrix;

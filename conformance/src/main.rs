@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use pgssl_conformance::case::Case;
+use pgssl_conformance::divergence::{self, Class, TargetReport};
 use pgssl_conformance::run::{Status, run_target};
 use pgssl_conformance::{catalogue, report, spec, target};
 
@@ -59,6 +60,26 @@ enum Command {
         jobs: usize,
         /// The directory to write into (created if missing).
         #[arg(long, value_name = "DIR")]
+        out: std::path::PathBuf,
+    },
+    /// Run the catalogue on each target and write its divergences from PostgreSQL, each
+    /// classified (security, interoperability, fidelity) with why it matters:
+    /// DIR/<target>.md and DIR/<target>.html. Exit status 0 once written; 2 on bad input.
+    Report {
+        /// As for run; at least one.
+        #[arg(long = "target", short = 't')]
+        targets: Vec<String>,
+        /// Only cases whose id contains this text.
+        #[arg(long)]
+        filter: Option<String>,
+        /// Set-up groups run in parallel per target.
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+        /// As for run.
+        #[arg(long = "as", value_name = "VERSION")]
+        as_version: Option<String>,
+        /// The directory to write into (created if missing).
+        #[arg(long)]
         out: std::path::PathBuf,
     },
     /// Print every spec rule id with its cases; exit status 1 when an in-scope rule has none.
@@ -118,6 +139,10 @@ enum Format {
     Human,
     Json,
     Junit,
+    /// The divergence report (pgssl-conform report) as Markdown.
+    Markdown,
+    /// The divergence report as one self-contained HTML page.
+    Html,
 }
 
 fn main() -> ExitCode {
@@ -220,6 +245,19 @@ fn main() -> ExitCode {
             filter,
             jobs,
             format,
+        ),
+        Command::Report {
+            targets,
+            filter,
+            jobs,
+            as_version,
+            out,
+        } => report_cmd(
+            &cases,
+            judged_as(targets, as_version.as_deref()),
+            filter,
+            jobs,
+            &out,
         ),
         Command::Matrix {
             targets,
@@ -373,6 +411,7 @@ fn run(
         ProgressBar::hidden()
     };
     let mut results = Vec::new();
+    let mut divergences = Vec::new();
     for t in &targets {
         let started = std::time::Instant::now();
         let progress = |r: &pgssl_conformance::run::CaseResult| {
@@ -389,6 +428,13 @@ fn run(
                 started.elapsed()
             ));
         }
+        divergences.push(TargetReport::new(
+            t.label(),
+            t.describe(),
+            t.version(),
+            &selected,
+            &r,
+        ));
         results.append(&mut r);
     }
     bar.finish_and_clear();
@@ -396,6 +442,8 @@ fn run(
         Format::Human => report::human(&results),
         Format::Json => report::json(&results),
         Format::Junit => report::junit(&results),
+        Format::Markdown => divergence::render::markdown(&divergences),
+        Format::Html => divergence::render::html(&divergences),
     };
     println!("{text}");
     if results
@@ -406,6 +454,68 @@ fn run(
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// `pgssl-conform report`: each target's classified divergences, written as DIR/<label>.md
+/// and DIR/<label>.html.
+fn report_cmd(
+    cases: &[Case],
+    specs: Vec<String>,
+    filter: Option<String>,
+    jobs: usize,
+    out: &std::path::Path,
+) -> ExitCode {
+    let usage = |e: pgssl_conformance::Error| {
+        eprintln!("pgssl-conform: {e}");
+        ExitCode::from(2)
+    };
+    if specs.is_empty() {
+        return usage(pgssl_conformance::Error::MatrixNoTargets);
+    }
+    let targets = match targets_from(specs, target::parse) {
+        Ok(t) => t,
+        Err(e) => return usage(e),
+    };
+    let selected: Vec<&Case> = cases
+        .iter()
+        .filter(|c| filter.as_ref().is_none_or(|f| c.id.contains(f.as_str())))
+        .collect();
+    if selected.is_empty() {
+        return usage(pgssl_conformance::Error::NoCaseMatches(
+            filter.unwrap_or_default(),
+        ));
+    }
+    if let Err(e) = pgssl_conformance::matrix::prepare_dir(out) {
+        return usage(e);
+    }
+    for t in &targets {
+        let results = run_target(t.as_ref(), &selected, jobs, &|_| {});
+        let r = TargetReport::new(t.label(), t.describe(), t.version(), &selected, &results);
+        println!(
+            "{}: {} security, {} interoperability, {} fidelity, {} harness errors, {} not applicable",
+            r.target,
+            r.count(Class::Security),
+            r.count(Class::Interoperability),
+            r.count(Class::Fidelity),
+            r.errors.len(),
+            r.not_applicable.len()
+        );
+        let one = std::slice::from_ref(&r);
+        let (md, html) = (format!("{}.md", r.target), format!("{}.html", r.target));
+        let files = [
+            (md.as_str(), divergence::render::markdown(one)),
+            (html.as_str(), divergence::render::html(one)),
+        ];
+        match pgssl_conformance::matrix::write_staged(out, &files) {
+            Ok(written) => {
+                for path in written {
+                    println!("wrote {}", path.display());
+                }
+            }
+            Err(e) => return usage(e),
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 fn explore(

@@ -399,6 +399,7 @@ mod tests {
             setup: Setup::default(),
             steps: Vec::new(),
             expect,
+            security: None,
         }
     }
 

@@ -143,7 +143,7 @@ fn bad_input_exits_2_saying_what_is_wrong() {
             &[
                 "matrix", "--target", &same, "--filter", FAMILY, "--out", under_file,
             ],
-            "cannot write the matrix",
+            "cannot write the matrix or report",
         ),
     ];
     for (args, message) in cases {

@@ -21,6 +21,7 @@ use std::path::PathBuf;
 
 use common::reference;
 use pgssl_conformance::case::{Case, Version};
+use pgssl_conformance::divergence::{self, TargetReport};
 use pgssl_conformance::run::{CaseResult, Status, run_target};
 use pgssl_conformance::target::Target;
 use pgssl_conformance::target::pgbouncer::Pgbouncer;
@@ -246,11 +247,36 @@ differential_tests! {
 const THIRD_PARTY_APPLICABLE: usize = 120;
 
 /// A third-party target: no harness error, at least [`THIRD_PARTY_APPLICABLE`] cases run,
-/// every case not run with its reason, and every trace snapshotted.
+/// every case not run with its reason, every trace snapshotted, and its divergence report
+/// the one committed as `conformance/examples/<label>.md` (`PGSSL_UPDATE_EXAMPLES=1` writes
+/// it instead, as `pgssl-conform report --target … --out conformance/examples` does).
 fn third_party(target: &dyn Target, cases: &[Case]) {
     let results = run(target, cases);
     let label = target.label();
     snapshot_all(&results, &label);
+    let refs: Vec<&Case> = cases.iter().collect();
+    let report = TargetReport::new(
+        label.clone(),
+        target.describe(),
+        target.version(),
+        &refs,
+        &results,
+    );
+    let markdown = divergence::render::markdown(std::slice::from_ref(&report));
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(format!("{label}.md"));
+    if std::env::var_os("PGSSL_UPDATE_EXAMPLES").is_some_and(|v| v == "1") {
+        std::fs::write(&example, &markdown).expect("writing the example report");
+    } else if std::env::var_os("PGSSL_NO_SNAPSHOTS").is_none() {
+        let committed = std::fs::read_to_string(&example).unwrap_or_default();
+        assert!(
+            committed == markdown,
+            "{} differs from this run's report; review and regenerate it with PGSSL_UPDATE_EXAMPLES=1:\n{}",
+            example.display(),
+            markdown
+        );
+    }
     let errors: Vec<String> = results
         .iter()
         .filter(|r| r.status == Status::Error)

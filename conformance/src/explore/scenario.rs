@@ -685,6 +685,7 @@ impl Scenario {
             setup: self.server.setup(self.version),
             steps: self.client.steps(),
             expect: expectations,
+            security: None,
         }
     }
 

@@ -33,8 +33,16 @@ pub fn write(matrix: &Matrix, dir: &Path) -> Result<Vec<PathBuf>, Error> {
         source: e.into(),
     })?;
     let texts = [render::markdown(matrix), json, render::html(matrix)];
+    let files: Vec<(&str, String)> = FILES.iter().copied().zip(texts).collect();
+    write_staged(dir, &files)
+}
+
+/// Writes each `(name, text)` into `dir`, all staged as temporary files first and renamed
+/// into place only once every one is written, so a failure leaves the previous files whole.
+/// Returns the paths written. Shared with `pgssl-conform report`.
+pub fn write_staged(dir: &Path, files: &[(&str, String)]) -> Result<Vec<PathBuf>, Error> {
     let mut staged = Vec::new();
-    for (name, text) in FILES.iter().zip(texts) {
+    for (name, text) in files {
         let path = dir.join(name);
         let fail = |source| Error::MatrixOutput {
             path: path.clone(),
@@ -43,7 +51,7 @@ pub fn write(matrix: &Matrix, dir: &Path) -> Result<Vec<PathBuf>, Error> {
         let mut file = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
         file.write_all(text.as_bytes()).map_err(fail)?;
         file.as_file().sync_all().map_err(fail)?;
-        // The temporary file is private (0600); the matrix is for reading.
+        // The temporary file is private (0600); the output is for reading.
         use std::os::unix::fs::PermissionsExt;
         file.as_file()
             .set_permissions(std::fs::Permissions::from_mode(0o644))

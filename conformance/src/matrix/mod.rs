@@ -18,7 +18,7 @@
 mod files;
 pub mod render;
 
-pub use files::{FILES, prepare_dir, write};
+pub use files::{FILES, prepare_dir, write, write_staged};
 
 use std::collections::BTreeMap;
 

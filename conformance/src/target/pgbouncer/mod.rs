@@ -183,10 +183,9 @@ impl Target for Pgbouncer {
 
     fn describe(&self) -> Option<String> {
         Some(format!(
-            "{} in front of {}, judged by PostgreSQL {}'s expectations",
+            "{} in front of {}",
             self.product,
-            self.backend.full_version(),
-            self.version
+            self.backend.full_version()
         ))
     }
 
