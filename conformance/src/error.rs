@@ -65,7 +65,7 @@ pub enum Error {
     },
     /// `pgssl-conform matrix` was given no target.
     #[error(
-        "a matrix needs at least one --target: give --target reference (every profile), or one postgres:BINDIR or external:HOST:PORT@VERSION per version"
+        "matrix and report need at least one --target: give --target reference (every profile), or one postgres:BINDIR, external:HOST:PORT@VERSION or pgbouncer target per version"
     )]
     MatrixNoTargets,
     /// Two targets of a matrix behave as the same version, so they would share a column.

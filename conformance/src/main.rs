@@ -282,28 +282,11 @@ fn matrix(
         eprintln!("pgssl-conform: {e}");
         ExitCode::from(2)
     };
-    if specs.is_empty() {
-        return usage(pgssl_conformance::Error::MatrixNoTargets);
-    }
-    let targets = match targets_from(specs, target::parse) {
-        Ok(t) => t,
+    let (targets, selected) = match checked_inputs(cases, specs, matrix::check_targets, filter, out)
+    {
+        Ok(inputs) => inputs,
         Err(e) => return usage(e),
     };
-    if let Err(e) = matrix::check_targets(&targets) {
-        return usage(e);
-    }
-    let selected: Vec<&Case> = cases
-        .iter()
-        .filter(|c| filter.as_ref().is_none_or(|f| c.id.contains(f.as_str())))
-        .collect();
-    if selected.is_empty() {
-        return usage(pgssl_conformance::Error::NoCaseMatches(
-            filter.unwrap_or_default(),
-        ));
-    }
-    if let Err(e) = matrix::prepare_dir(out) {
-        return usage(e);
-    }
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new((selected.len() * targets.len()) as u64);
         bar.set_style(
@@ -456,6 +439,34 @@ fn run(
     }
 }
 
+/// The inputs of `matrix` and `report`, checked before anything runs: at least one target,
+/// each parsed and passing `check`, a filter that selects a case, and an output directory
+/// that takes files (created last, so bad input writes nothing).
+fn checked_inputs<'c>(
+    cases: &'c [Case],
+    specs: Vec<String>,
+    check: fn(&[Box<dyn target::Target>]) -> Result<(), pgssl_conformance::Error>,
+    filter: Option<String>,
+    out: &std::path::Path,
+) -> Result<(Targets, Vec<&'c Case>), pgssl_conformance::Error> {
+    if specs.is_empty() {
+        return Err(pgssl_conformance::Error::MatrixNoTargets);
+    }
+    let targets = targets_from(specs, target::parse)?;
+    check(&targets)?;
+    let selected: Vec<&Case> = cases
+        .iter()
+        .filter(|c| filter.as_ref().is_none_or(|f| c.id.contains(f.as_str())))
+        .collect();
+    if selected.is_empty() {
+        return Err(pgssl_conformance::Error::NoCaseMatches(
+            filter.unwrap_or_default(),
+        ));
+    }
+    pgssl_conformance::matrix::prepare_dir(out)?;
+    Ok((targets, selected))
+}
+
 /// `pgssl-conform report`: each target's classified divergences, written as DIR/<label>.md
 /// and DIR/<label>.html.
 fn report_cmd(
@@ -469,25 +480,10 @@ fn report_cmd(
         eprintln!("pgssl-conform: {e}");
         ExitCode::from(2)
     };
-    if specs.is_empty() {
-        return usage(pgssl_conformance::Error::MatrixNoTargets);
-    }
-    let targets = match targets_from(specs, target::parse) {
-        Ok(t) => t,
+    let (targets, selected) = match checked_inputs(cases, specs, |_| Ok(()), filter, out) {
+        Ok(inputs) => inputs,
         Err(e) => return usage(e),
     };
-    let selected: Vec<&Case> = cases
-        .iter()
-        .filter(|c| filter.as_ref().is_none_or(|f| c.id.contains(f.as_str())))
-        .collect();
-    if selected.is_empty() {
-        return usage(pgssl_conformance::Error::NoCaseMatches(
-            filter.unwrap_or_default(),
-        ));
-    }
-    if let Err(e) = pgssl_conformance::matrix::prepare_dir(out) {
-        return usage(e);
-    }
     for t in &targets {
         let results = run_target(t.as_ref(), &selected, jobs, &|_| {});
         let r = TargetReport::new(t.label(), t.describe(), t.version(), &selected, &results);

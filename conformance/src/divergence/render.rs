@@ -151,34 +151,26 @@ pub fn html(reports: &[TargetReport]) -> String {
             out.push_str("</section>\n");
         }
         if !r.errors.is_empty() {
-            let _ = writeln!(out, "<h2>Harness errors ({})</h2>\n<ul>", r.errors.len());
-            for (id, why) in &r.errors {
-                let _ = writeln!(
-                    out,
-                    "<li><code>{}</code>: {}</li>",
-                    html_escape(id),
-                    html_escape(why)
-                );
-            }
-            out.push_str("</ul>\n");
+            html_list(&mut out, "Harness errors", &r.errors);
         }
-        let _ = writeln!(
-            out,
-            "<h2>Not applicable ({})</h2>\n<ul>",
-            r.not_applicable.len()
-        );
-        for (id, why) in &r.not_applicable {
-            let _ = writeln!(
-                out,
-                "<li><code>{}</code>: {}</li>",
-                html_escape(id),
-                html_escape(why)
-            );
-        }
-        out.push_str("</ul>\n");
+        html_list(&mut out, "Not applicable", &r.not_applicable);
     }
     out.push_str("</body>\n</html>\n");
     out
+}
+
+/// A heading with the count, and the case ids with their notes.
+fn html_list(out: &mut String, title: &str, items: &[(String, String)]) {
+    let _ = writeln!(out, "<h2>{title} ({})</h2>\n<ul>", items.len());
+    for (id, why) in items {
+        let _ = writeln!(
+            out,
+            "<li><code>{}</code>: {}</li>",
+            html_escape(id),
+            html_escape(why)
+        );
+    }
+    out.push_str("</ul>\n");
 }
 
 #[cfg(test)]
