@@ -439,13 +439,16 @@ fn run(
     }
 }
 
+/// A check of a command's targets taken together (the matrix's one target per version).
+type TargetsCheck = fn(&[Box<dyn target::Target>]) -> Result<(), pgssl_conformance::Error>;
+
 /// The inputs of `matrix` and `report`, checked before anything runs: at least one target,
 /// each parsed and passing `check`, a filter that selects a case, and an output directory
 /// that takes files (created last, so bad input writes nothing).
 fn checked_inputs<'c>(
     cases: &'c [Case],
     specs: Vec<String>,
-    check: fn(&[Box<dyn target::Target>]) -> Result<(), pgssl_conformance::Error>,
+    check: TargetsCheck,
     filter: Option<String>,
     out: &std::path::Path,
 ) -> Result<(Targets, Vec<&'c Case>), pgssl_conformance::Error> {
