@@ -321,6 +321,13 @@ impl Driver {
             }
             Action::Startup(info) => self.on_startup(&info),
             Action::Close => {}
+            // Only a timeout ends a connection without closing TLS, and only where the
+            // profile's timeout handler exits at once (14+).
+            Action::Abandon => assert_eq!(
+                self.behaviour.startup_timeout_exit,
+                pgssl_server::profile::StartupTimeoutExit::Immediate,
+                "abandoned a connection under a profile whose timeout shuts TLS down"
+            ),
         }
     }
 

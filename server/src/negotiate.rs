@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 use crate::log::LogRecord;
 use crate::profile::{
     AsciiCleaning, Behaviour, CancelLength, NegotiatedVersion, PipelinedAfterSsl,
-    RequestBookkeeping,
+    RequestBookkeeping, StartupTimeoutExit,
 };
 use crate::wire::backend::encode_v2_error;
 use crate::wire::frontend::{PacketFrame, frame_startup_packet};
@@ -119,6 +119,9 @@ pub enum Action {
     Startup(Box<StartupInfo>),
     /// Close the connection (with TLS `close_notify` if TLS is up).
     Close,
+    /// End the connection as a process exiting at once would: the socket closes, with no
+    /// TLS `close_notify` (14+'s startup timeout, `_exit(1)`).
+    Abandon,
 }
 
 /// Whether the client asked for a replication connection.
@@ -219,8 +222,15 @@ impl Negotiator {
                 failure,
                 unread_prefix,
             } => self.on_tls_failed(failure, unread_prefix),
-            // PostgreSQL's startup-packet timeout handler exits without a word.
-            Event::Timeout => self.close(),
+            // PostgreSQL's startup-packet timeout handler exits without a word; before 14 it
+            // ran the exit callbacks (TLS shut down), since then not.
+            Event::Timeout => match self.config.behaviour.startup_timeout_exit {
+                StartupTimeoutExit::ProcExit => self.close(),
+                StartupTimeoutExit::Immediate => {
+                    self.emit(Action::Abandon);
+                    self.phase = Phase::Finished;
+                }
+            },
         }
     }
 

@@ -39,6 +39,15 @@ pub enum PipelinedAfterSsl {
     FeedIntoTls,
 }
 
+/// How the startup-packet timeout (`authentication_timeout`) ends a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartupTimeoutExit {
+    /// `proc_exit(1)`: the exit callbacks run, so TLS is shut down with `close_notify` (13).
+    ProcExit,
+    /// `_exit(1)`: the process ends at once and the socket just closes (14+).
+    Immediate,
+}
+
 /// Which length rule a CancelRequest must meet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CancelLength {
@@ -145,6 +154,8 @@ pub struct Behaviour {
     pub implicit_root_files: bool,
     /// SIGHUP re-reads certificate, key, CA and CRL files (10+).
     pub reload_ssl_files: bool,
+    /// How a startup that outlives `authentication_timeout` ends.
+    pub startup_timeout_exit: StartupTimeoutExit,
     /// `ssl`, `ssl_*` file and cipher settings need a restart (8.4: PGC_POSTMASTER); when
     /// false they are PGC_SIGHUP (10+).
     pub ssl_settings_need_restart: bool,
@@ -239,6 +250,10 @@ const PG13: Behaviour = Behaviour {
     unit_on_range_bounds: false,
     implicit_root_files: false,
     reload_ssl_files: true,
+    // 13's StartupPacketTimeoutHandler calls proc_exit(1); 14 made it _exit(1), as
+    // process_startup_packet_die already was (seen live: 13.23 sends close_notify, 14.23
+    // and later do not).
+    startup_timeout_exit: StartupTimeoutExit::ProcExit,
     ssl_settings_need_restart: false,
     extra_reported: &[],
     known_settings: known_settings::PG13,
@@ -266,6 +281,7 @@ const PG14: Behaviour = Behaviour {
     },
     log_ssl_compression: false,
     request_bookkeeping: RequestBookkeeping::Sticky,
+    startup_timeout_exit: StartupTimeoutExit::Immediate,
     extra_reported: REPORTED_SINCE_14,
     known_settings: known_settings::PG14,
     ..PG13

@@ -384,6 +384,8 @@ async fn serve_connection(shared: Arc<Shared>, transport: Transport, peer: Peer)
                     }
                     return;
                 }
+                // Dropped without a TLS shutdown: the socket just closes.
+                Action::Abandon => return,
                 Action::StartTls { prefix, .. } => {
                     let (Some(Transport::Tcp(socket)), Some(ctx)) =
                         (transport.take(), shared.tls.as_ref())

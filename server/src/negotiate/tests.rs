@@ -436,6 +436,22 @@ fn length_limits() {
 }
 
 #[test]
+fn startup_timeout_ends_silently_with_tls_shut_down_only_on_13() {
+    for profile in Profile::ALL {
+        let mut m = machine(profile, true);
+        feed(&mut m, Event::Received(&ssl_request()));
+        feed(&mut m, established(None));
+        let expected = if profile == Profile::Pg13 {
+            Action::Close
+        } else {
+            Action::Abandon
+        };
+        assert_eq!(feed(&mut m, Event::Timeout), [expected], "{profile}");
+        assert!(m.is_finished());
+    }
+}
+
+#[test]
 fn eof_before_a_whole_packet() {
     let mut m = machine(Profile::Pg15, true);
     assert_eq!(feed(&mut m, Event::Eof), [Action::Close]);
