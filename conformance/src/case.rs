@@ -429,6 +429,11 @@ pub enum Step {
     ReadV2Error,
     /// Read until the server closes; any bytes are reported.
     ExpectClose,
+    /// Send nothing more and wait, up to this many seconds, for the server to close: a
+    /// close is recorded as `closed` (whenever it came within the bound), a server still
+    /// holding the connection at the bound as `still open after N s`. For the handshake
+    /// timeout (`authentication_timeout`, PgBouncer's `client_login_timeout`).
+    AwaitClose(u64),
     /// Close our sending side.
     ShutdownWrite,
     /// Wait this many milliseconds.

@@ -23,6 +23,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("trace.toml", include_str!("../cases/trace.toml")),
     ("hba.toml", include_str!("../cases/hba.toml")),
     ("ssltests.toml", include_str!("../cases/ssltests.toml")),
+    ("timeout.toml", include_str!("../cases/timeout.toml")),
 ];
 
 /// Every case, in file order, checked for well-formedness and unique ids.

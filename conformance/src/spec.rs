@@ -77,6 +77,10 @@ pub const SPEC_RULES: &[SpecRule] = &[
         "after an SSLRequest: repeated requests, handshake failures",
     ),
     rule("W6", "SSLRequest length not validated"),
+    rule(
+        "WT",
+        "authentication_timeout: a client that stalls before or during startup is closed at the deadline",
+    ),
     rule("W7", "GSSENCRequest"),
     rule("W8", "protocol version check; v2-format error"),
     rule(

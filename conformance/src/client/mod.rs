@@ -171,6 +171,11 @@ impl Client<'_> {
             Step::Read => self.reading().read_messages(),
             Step::ReadV2Error => self.reading().read_v2(),
             Step::ExpectClose => self.reading().expect_close(),
+            Step::AwaitClose(secs) => {
+                self.trace
+                    .sent(format!("wait up to {secs} s for the close"));
+                self.reading().await_close(Duration::from_secs(*secs));
+            }
             Step::ShutdownWrite => {
                 self.trace.sent("shutdown write");
                 match &self.conn {

@@ -5,6 +5,7 @@
 //! socket, a TLS stream, or bytes in memory.
 
 use std::io::{self, ErrorKind};
+use std::time::{Duration, Instant};
 
 use pgssl_server::wire::BackendMessage;
 use pgssl_server::wire::backend::{Authentication, decode_v2_error};
@@ -283,6 +284,28 @@ impl Reading<'_> {
                     self.trace
                         .saw(format!("data: {} bytes", self.state.buf.len()));
                     self.state.buf.clear();
+                }
+                other => return self.end(other),
+            }
+        }
+    }
+
+    /// Waits until the server closes, reporting any bytes, or until `within` has passed
+    /// (checked at each read timeout, so the wait may run one read timeout longer).
+    pub(super) fn await_close(&mut self, within: Duration) {
+        let deadline = Instant::now() + within;
+        loop {
+            match self.fill() {
+                ReadOutcome::Data => {
+                    self.trace
+                        .saw(format!("data: {} bytes", self.state.buf.len()));
+                    self.state.buf.clear();
+                }
+                ReadOutcome::Timeout if Instant::now() < deadline => {}
+                ReadOutcome::Timeout => {
+                    self.trace
+                        .saw(format!("still open after {} s", within.as_secs()));
+                    return;
                 }
                 other => return self.end(other),
             }
