@@ -13,6 +13,7 @@
 //! - [`divergence`]: every failed case of a target classified (security, interoperability,
 //!   fidelity) with why it matters, as Markdown and HTML;
 //! - [`matrix`]: cases × versions, where behaviour changed, as Markdown, JSON and HTML;
+//! - [`unstable`]: cases whose outcome on a product varies from run to run, declared;
 //! - [`model`]: the rules model, each version's expectations as data;
 //! - [`explore`]: generated scenarios checked against the model's oracle;
 //! - [`mod@bench`]: `pgssl-conform bench`, the targets brought up for `pgssl-loadgen` to load.
@@ -36,5 +37,6 @@ pub mod setup;
 pub mod spec;
 pub mod target;
 pub mod trace;
+pub mod unstable;
 
 pub use error::Error;

@@ -393,6 +393,13 @@ fn run(
     } else {
         ProgressBar::hidden()
     };
+    let unstable = match pgssl_conformance::unstable::load() {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("pgssl-conform: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let mut results = Vec::new();
     let mut divergences = Vec::new();
     for t in &targets {
@@ -417,6 +424,7 @@ fn run(
             t.version(),
             &selected,
             &r,
+            &unstable,
         ));
         results.append(&mut r);
     }
@@ -487,15 +495,27 @@ fn report_cmd(
         Ok(inputs) => inputs,
         Err(e) => return usage(e),
     };
+    let unstable = match pgssl_conformance::unstable::load() {
+        Ok(u) => u,
+        Err(e) => return usage(e),
+    };
     for t in &targets {
         let results = run_target(t.as_ref(), &selected, jobs, &|_| {});
-        let r = TargetReport::new(t.label(), t.describe(), t.version(), &selected, &results);
+        let r = TargetReport::new(
+            t.label(),
+            t.describe(),
+            t.version(),
+            &selected,
+            &results,
+            &unstable,
+        );
         println!(
-            "{}: {} security, {} interoperability, {} fidelity, {} harness errors, {} not applicable",
+            "{}: {} security, {} interoperability, {} fidelity, {} varying between runs, {} harness errors, {} not applicable",
             r.target,
             r.count(Class::Security),
             r.count(Class::Interoperability),
             r.count(Class::Fidelity),
+            r.unstable.len(),
             r.errors.len(),
             r.not_applicable.len()
         );

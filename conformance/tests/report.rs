@@ -26,7 +26,7 @@ fn the_reference_has_no_divergence() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert!(
-        stdout.contains("reference-15: 0 security, 0 interoperability, 0 fidelity"),
+        stdout.contains("reference-15: 0 security, 0 interoperability, 0 fidelity, 0 varying"),
         "{stdout}"
     );
     let md = std::fs::read_to_string(out.join("reference-15.md")).expect("markdown written");

@@ -17,6 +17,7 @@ use serde::Serialize;
 use crate::case::{Case, Version};
 use crate::run::{CaseResult, Status};
 use crate::trace::matched_observations;
+use crate::unstable::Unstable;
 
 /// How much a divergence matters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -72,6 +73,9 @@ pub struct TargetReport {
     pub passed: usize,
     /// Every failed case, most serious class first, then by case order.
     pub divergences: Vec<Divergence>,
+    /// Cases whose outcome varies from run to run on this target (`unstable.toml`), with the
+    /// reason and the outcomes seen; this run's was one of them.
+    pub unstable: Vec<(String, String)>,
     /// Cases not run, with the reason.
     pub not_applicable: Vec<(String, String)>,
     /// Harness errors, with the error.
@@ -79,13 +83,16 @@ pub struct TargetReport {
 }
 
 impl TargetReport {
-    /// Classifies `results` (one target's, judged as `version`) against `cases`.
+    /// Classifies `results` (one target's, judged as `version`) against `cases`; a case of
+    /// `unstable` (entries for other targets are ignored) whose outcome was one of those seen
+    /// is listed apart.
     pub fn new(
         target: String,
         describe: Option<String>,
         version: Version,
         cases: &[&Case],
         results: &[CaseResult],
+        unstable: &[Unstable],
     ) -> Self {
         let mut report = TargetReport {
             target,
@@ -93,11 +100,24 @@ impl TargetReport {
             version: version.name().to_owned(),
             passed: 0,
             divergences: Vec::new(),
+            unstable: Vec::new(),
             not_applicable: Vec::new(),
             errors: Vec::new(),
         };
         for r in results {
             let note = || r.note.clone().unwrap_or_default();
+            let varies = unstable
+                .iter()
+                .filter(|u| u.case == r.id && u.target == report.target)
+                .find(|u| u.admits(&observations(r)));
+            if let Some(u) = varies.filter(|_| matches!(r.status, Status::Pass | Status::Fail)) {
+                let seen: Vec<String> = u.seen.iter().map(|s| s.join(", ")).collect();
+                report.unstable.push((
+                    r.id.clone(),
+                    format!("{} Seen: {}.", u.reason, seen.join("; or ")),
+                ));
+                continue;
+            }
             match r.status {
                 Status::Pass => report.passed += 1,
                 Status::NotApplicable => report.not_applicable.push((r.id.clone(), note())),
@@ -118,6 +138,18 @@ impl TargetReport {
     pub fn count(&self, class: Class) -> usize {
         self.divergences.iter().filter(|d| d.class == class).count()
     }
+}
+
+/// A result's observations (`<` lines without the marker, and `start:` lines).
+pub fn observations(result: &CaseResult) -> Vec<&str> {
+    result
+        .trace
+        .iter()
+        .filter_map(|l| {
+            l.strip_prefix("< ")
+                .or_else(|| l.starts_with("start: ").then_some(l.as_str()))
+        })
+        .collect()
 }
 
 /// What a client acts on in an observation line.
@@ -240,14 +272,7 @@ pub fn classify(case: &Case, result: &CaseResult, version: Version) -> Divergenc
         .expectation(version)
         .map(|e| e.trace.clone())
         .unwrap_or_default();
-    let observed_all: Vec<&str> = result
-        .trace
-        .iter()
-        .filter_map(|l| {
-            l.strip_prefix("< ")
-                .or_else(|| l.starts_with("start: ").then_some(l.as_str()))
-        })
-        .collect();
+    let observed_all = observations(result);
     let observed: Vec<&str> = matched_observations(&expected, &observed_all);
     let (want, got) = (shapes(&expected), shapes(&observed));
     let (class, why) = if want == got {

@@ -9,9 +9,9 @@ use crate::matrix::render::{anchor, html_escape};
 
 /// The opening paragraph: what ran and the counts.
 fn summary(r: &TargetReport) -> String {
-    let run = r.passed + r.divergences.len() + r.errors.len();
+    let run = r.passed + r.divergences.len() + r.unstable.len() + r.errors.len();
     format!(
-        "{run} cases run against `{}`{}, judged by PostgreSQL {}'s expectations: {} as PostgreSQL does, {} divergences ({} security, {} interoperability, {} fidelity), {} harness errors; {} not applicable.",
+        "{run} cases run against `{}`{}, judged by PostgreSQL {}'s expectations: {} as PostgreSQL does, {} divergences ({} security, {} interoperability, {} fidelity), {} varying between runs, {} harness errors; {} not applicable.",
         r.target,
         r.describe
             .as_ref()
@@ -22,6 +22,7 @@ fn summary(r: &TargetReport) -> String {
         r.count(Class::Security),
         r.count(Class::Interoperability),
         r.count(Class::Fidelity),
+        r.unstable.len(),
         r.errors.len(),
         r.not_applicable.len()
     )
@@ -54,6 +55,13 @@ pub fn markdown(reports: &[TargetReport]) -> String {
                 let _ = writeln!(out, "**Why it matters:** {}\n", d.why);
                 let _ = writeln!(out, "```diff\n{}```\n", ensure_newline(&d.diff));
             }
+        }
+        if !r.unstable.is_empty() {
+            let _ = writeln!(out, "## Varies between runs ({})\n", r.unstable.len());
+            for (id, why) in &r.unstable {
+                let _ = writeln!(out, "- `{id}`: {why}");
+            }
+            out.push('\n');
         }
         if !r.errors.is_empty() {
             let _ = writeln!(out, "## Harness errors ({})\n", r.errors.len());
@@ -150,6 +158,9 @@ pub fn html(reports: &[TargetReport]) -> String {
             }
             out.push_str("</section>\n");
         }
+        if !r.unstable.is_empty() {
+            html_list(&mut out, "Varies between runs", &r.unstable);
+        }
         if !r.errors.is_empty() {
             html_list(&mut out, "Harness errors", &r.errors);
         }
@@ -190,6 +201,7 @@ mod tests {
                 why: "keys & secrets".into(),
                 diff: "- start: refused: FATAL:  x\n+ S\n".into(),
             }],
+            unstable: Vec::new(),
             not_applicable: vec![("files/passphrase-command".into(), "no passphrase".into())],
             errors: Vec::new(),
         }
