@@ -45,13 +45,7 @@ impl Trace {
 
     /// The observations (`<` lines, and `start:` lines) without their marker.
     pub fn observations(&self) -> Vec<&str> {
-        self.lines
-            .iter()
-            .filter_map(|l| {
-                l.strip_prefix("< ")
-                    .or_else(|| l.starts_with("start: ").then_some(l.as_str()))
-            })
-            .collect()
+        observations(&self.lines)
     }
 
     /// The trace as text, one line each.
@@ -106,6 +100,18 @@ pub fn matched_observations<'a>(expected: &[String], observed: &[&'a str]) -> Ve
         .iter()
         .copied()
         .filter(|o| parameter_name(o).is_none_or(|name| listed.contains(&name)))
+        .collect()
+}
+
+/// The observations among trace `lines` (`<` lines, and `start:` lines) without their
+/// marker: what [`Trace::observations`] gives, for a trace kept as lines (a `CaseResult`'s).
+pub fn observations(lines: &[String]) -> Vec<&str> {
+    lines
+        .iter()
+        .filter_map(|l| {
+            l.strip_prefix("< ")
+                .or_else(|| l.starts_with("start: ").then_some(l.as_str()))
+        })
         .collect()
 }
 

@@ -265,7 +265,7 @@ fn third_party(target: &dyn Target, cases: &[Case]) {
             .iter()
             .find(|r| r.id == u.case)
             .expect("an unstable case exists");
-        let observed = divergence::observations(r);
+        let observed = pgssl_conformance::trace::observations(&r.trace);
         assert!(
             u.admits(&observed),
             "{} on {label}: {observed:?} was never seen: {:?}",

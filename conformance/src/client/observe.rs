@@ -273,41 +273,34 @@ impl Reading<'_> {
 
     /// Whatever comes until the close, counted, then how it ended.
     pub(super) fn expect_close(&mut self) {
-        if !self.state.buf.is_empty() {
-            self.trace
-                .saw(format!("data: {} bytes", self.state.buf.len()));
-            self.state.buf.clear();
-        }
-        loop {
-            match self.fill() {
-                ReadOutcome::Data => {
-                    self.trace
-                        .saw(format!("data: {} bytes", self.state.buf.len()));
-                    self.state.buf.clear();
-                }
-                other => return self.end(other),
-            }
-        }
+        self.until_close(None);
     }
 
     /// Waits until the server closes, reporting any bytes, or until `within` has passed
     /// (checked at each read timeout, so the wait may run one read timeout longer).
     pub(super) fn await_close(&mut self, within: Duration) {
-        let deadline = Instant::now() + within;
+        self.until_close(Some(within));
+    }
+
+    /// Reports buffered and arriving bytes until the close; a read timeout ends the wait at
+    /// once (`timeout`) or, with `within`, only once that has passed (`still open after`).
+    fn until_close(&mut self, within: Option<Duration>) {
+        let deadline = within.map(|w| Instant::now() + w);
         loop {
-            match self.fill() {
-                ReadOutcome::Data => {
-                    self.trace
-                        .saw(format!("data: {} bytes", self.state.buf.len()));
-                    self.state.buf.clear();
-                }
-                ReadOutcome::Timeout if Instant::now() < deadline => {}
-                ReadOutcome::Timeout => {
-                    self.trace
-                        .saw(format!("still open after {} s", within.as_secs()));
+            if !self.state.buf.is_empty() {
+                self.trace
+                    .saw(format!("data: {} bytes", self.state.buf.len()));
+                self.state.buf.clear();
+            }
+            match (self.fill(), deadline) {
+                (ReadOutcome::Data, _) => {}
+                (ReadOutcome::Timeout, Some(at)) if Instant::now() < at => {}
+                (ReadOutcome::Timeout, Some(_)) => {
+                    let secs = within.map_or(0, |w| w.as_secs());
+                    self.trace.saw(format!("still open after {secs} s"));
                     return;
                 }
-                other => return self.end(other),
+                (other, _) => return self.end(other),
             }
         }
     }

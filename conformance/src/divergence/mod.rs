@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::case::{Case, Version};
 use crate::run::{CaseResult, Status};
-use crate::trace::matched_observations;
+use crate::trace::{matched_observations, observations};
 use crate::unstable::Unstable;
 
 /// How much a divergence matters.
@@ -109,7 +109,7 @@ impl TargetReport {
             let varies = unstable
                 .iter()
                 .filter(|u| u.case == r.id && u.target == report.target)
-                .find(|u| u.admits(&observations(r)));
+                .find(|u| u.admits(&observations(&r.trace)));
             if let Some(u) = varies.filter(|_| matches!(r.status, Status::Pass | Status::Fail)) {
                 let seen: Vec<String> = u.seen.iter().map(|s| s.join(", ")).collect();
                 report.unstable.push((
@@ -138,18 +138,6 @@ impl TargetReport {
     pub fn count(&self, class: Class) -> usize {
         self.divergences.iter().filter(|d| d.class == class).count()
     }
-}
-
-/// A result's observations (`<` lines without the marker, and `start:` lines).
-pub fn observations(result: &CaseResult) -> Vec<&str> {
-    result
-        .trace
-        .iter()
-        .filter_map(|l| {
-            l.strip_prefix("< ")
-                .or_else(|| l.starts_with("start: ").then_some(l.as_str()))
-        })
-        .collect()
 }
 
 /// What a client acts on in an observation line.
@@ -272,7 +260,7 @@ pub fn classify(case: &Case, result: &CaseResult, version: Version) -> Divergenc
         .expectation(version)
         .map(|e| e.trace.clone())
         .unwrap_or_default();
-    let observed_all = observations(result);
+    let observed_all = observations(&result.trace);
     let observed: Vec<&str> = matched_observations(&expected, &observed_all);
     let (want, got) = (shapes(&expected), shapes(&observed));
     let (class, why) = if want == got {

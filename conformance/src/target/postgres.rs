@@ -14,7 +14,7 @@ use std::process::Command;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::spawned::{self, run_as_user, shared_tmp};
+use super::spawned::{self, run_as_user};
 use super::{Started, Target};
 use crate::case::{Setup, Version};
 use crate::error::Error;
@@ -63,13 +63,7 @@ impl Postgres {
             known: Version::known(),
         })?;
         let user = run_as_user()?;
-        let base = tempfile::Builder::new()
-            .prefix("pgssl-conform-pg-")
-            .tempdir_in(shared_tmp())
-            .map_err(|e| Error::io("creating a directory in", shared_tmp(), e))?;
-        fs::set_permissions(base.path(), fs::Permissions::from_mode(0o755))
-            .map_err(|e| Error::io("setting permissions on", base.path(), e))?;
-        crate::cleanup::register_dir(base.path().to_path_buf());
+        let base = spawned::target_base("pgssl-conform-pg-")?;
         Ok(Self {
             bindir,
             version,

@@ -44,6 +44,20 @@ pub fn shared_tmp() -> PathBuf {
     }
 }
 
+/// A private working directory for one target under [`shared_tmp`], readable by the server's
+/// user (0755) and removed at Ctrl-C as well as when dropped.
+pub fn target_base(prefix: &str) -> Result<tempfile::TempDir, Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let base = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(shared_tmp())
+        .map_err(|e| Error::io("creating a directory in", shared_tmp(), e))?;
+    fs::set_permissions(base.path(), fs::Permissions::from_mode(0o755))
+        .map_err(|e| Error::io("setting permissions on", base.path(), e))?;
+    crate::cleanup::register_dir(base.path().to_path_buf());
+    Ok(base)
+}
+
 /// The uid/gid to run PostgreSQL as: none when not root, else `PGSSL_PG_USER` or `postgres`.
 pub fn run_as_user() -> Result<Option<(u32, u32)>, Error> {
     // SAFETY: geteuid has no preconditions.

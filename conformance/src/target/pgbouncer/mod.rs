@@ -18,7 +18,7 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::backend::{Backend, BackendAddr, DEFAULT_BINDIR};
-use super::spawned::{self, LogDialect, run_as_user, shared_tmp};
+use super::spawned::{self, LogDialect, run_as_user};
 use super::{Running, Started, Target};
 use crate::case::{Setup, Version};
 use crate::error::Error;
@@ -73,13 +73,7 @@ impl Pgbouncer {
             why,
         })?;
         let backend = Backend::new(PathBuf::from(bindir))?;
-        let base = tempfile::Builder::new()
-            .prefix("pgssl-conform-pgbouncer-")
-            .tempdir_in(shared_tmp())
-            .map_err(|e| Error::io("creating a directory in", shared_tmp(), e))?;
-        fs::set_permissions(base.path(), fs::Permissions::from_mode(0o755))
-            .map_err(|e| Error::io("setting permissions on", base.path(), e))?;
-        crate::cleanup::register_dir(base.path().to_path_buf());
+        let base = spawned::target_base("pgssl-conform-pgbouncer-")?;
         Ok(Self {
             program,
             product,
