@@ -225,6 +225,18 @@ impl Setup {
             && self.ident.is_empty()
             && self.env.is_empty()
     }
+
+    /// True when the set-up is the default but for `authentication_timeout`: a timeout case,
+    /// which a server the harness cannot configure runs with its own timeout when the run
+    /// gives a wait (`--wait`).
+    pub fn only_sets_timeout(&self) -> bool {
+        let mut rest = self.clone();
+        rest.conf.retain(|line| {
+            crate::setup::split_conf_line(line)
+                .is_none_or(|(name, _)| name != "authentication_timeout")
+        });
+        !self.conf.is_empty() && rest.is_default()
+    }
 }
 
 /// Key type of the generated server certificate.
@@ -541,6 +553,18 @@ impl Case {
             .any(|s| matches!(s, Step::Files(_) | Step::Reload))
     }
 
+    /// The steps, with each wait for the server's close bounded by `secs` instead of the
+    /// case's own bound (a target with its own timeout, run with `--wait`).
+    pub fn steps_waiting(&self, secs: u64) -> Vec<Step> {
+        self.steps
+            .iter()
+            .map(|s| match s {
+                Step::AwaitClose(_) => Step::AwaitClose(secs),
+                other => other.clone(),
+            })
+            .collect()
+    }
+
     /// Whether the case needs more of the server than a TCP address: its files, a reload, or
     /// its Unix-domain socket.
     pub fn needs_control(&self) -> bool {
@@ -666,5 +690,21 @@ mod tests {
         assert!(case("[{ write = [{ hex = \"0g\" }] }]").is_err());
         assert!(case("[]").is_err());
         assert!(case("[\"read_byte\", { nonsense = 1 }]").is_err());
+    }
+
+    #[test]
+    fn a_timeout_set_up_is_the_default_but_for_authentication_timeout() {
+        let conf = |lines: &[&str]| Setup {
+            conf: lines.iter().map(|l| (*l).to_owned()).collect(),
+            ..Setup::default()
+        };
+        assert!(conf(&["authentication_timeout = '2s'"]).only_sets_timeout());
+        assert!(!Setup::default().only_sets_timeout());
+        assert!(!conf(&["authentication_timeout = '2s'", "ssl = off"]).only_sets_timeout());
+        let with_hba = Setup {
+            hba: Some(vec!["host all all 0.0.0.0/0 trust".into()]),
+            ..conf(&["authentication_timeout = '2s'"])
+        };
+        assert!(!with_hba.only_sets_timeout());
     }
 }

@@ -42,6 +42,10 @@ enum Command {
         /// instead of their backend's; a target's own @VERSION wins.
         #[arg(long = "as", value_name = "VERSION")]
         as_version: Option<String>,
+        /// For external: targets, how long each timeout case waits for the server's own
+        /// timeout to close it (without this, timeout cases do not run on them).
+        #[arg(long, value_name = "SECONDS")]
+        wait: Option<u64>,
     },
     /// Run the catalogue on one target per version and write a cases × versions matrix
     /// showing where behaviour changed: DIR/matrix.md, matrix.json and matrix.html. Exit
@@ -78,6 +82,9 @@ enum Command {
         /// As for run.
         #[arg(long = "as", value_name = "VERSION")]
         as_version: Option<String>,
+        /// As for run.
+        #[arg(long, value_name = "SECONDS")]
+        wait: Option<u64>,
         /// The directory to write into (created if missing).
         #[arg(long)]
         out: std::path::PathBuf,
@@ -239,9 +246,11 @@ fn main() -> ExitCode {
             jobs,
             format,
             as_version,
+            wait,
         } => run(
             &cases,
             judged_as(targets, as_version.as_deref()),
+            wait,
             filter,
             jobs,
             format,
@@ -251,10 +260,12 @@ fn main() -> ExitCode {
             filter,
             jobs,
             as_version,
+            wait,
             out,
         } => report_cmd(
             &cases,
             judged_as(targets, as_version.as_deref()),
+            wait,
             filter,
             jobs,
             &out,
@@ -282,11 +293,11 @@ fn matrix(
         eprintln!("pgssl-conform: {e}");
         ExitCode::from(2)
     };
-    let (targets, selected) = match checked_inputs(cases, specs, matrix::check_targets, filter, out)
-    {
-        Ok(inputs) => inputs,
-        Err(e) => return usage(e),
-    };
+    let (targets, selected) =
+        match checked_inputs(cases, specs, None, matrix::check_targets, filter, out) {
+            Ok(inputs) => inputs,
+            Err(e) => return usage(e),
+        };
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new((selected.len() * targets.len()) as u64);
         bar.set_style(
@@ -368,11 +379,12 @@ fn coverage(cases: &[Case]) -> ExitCode {
 fn run(
     cases: &[Case],
     specs: Vec<String>,
+    wait: Option<u64>,
     filter: Option<String>,
     jobs: usize,
     format: Format,
 ) -> ExitCode {
-    let targets = match targets_from(specs, target::parse) {
+    let targets = match targets_from(specs, &|spec| target::parse_waiting(spec, wait)) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("pgssl-conform: {e}");
@@ -456,6 +468,7 @@ type TargetsCheck = fn(&[Box<dyn target::Target>]) -> Result<(), pgssl_conforman
 fn checked_inputs<'c>(
     cases: &'c [Case],
     specs: Vec<String>,
+    wait: Option<u64>,
     check: TargetsCheck,
     filter: Option<String>,
     out: &std::path::Path,
@@ -463,7 +476,7 @@ fn checked_inputs<'c>(
     if specs.is_empty() {
         return Err(pgssl_conformance::Error::MatrixNoTargets);
     }
-    let targets = targets_from(specs, target::parse)?;
+    let targets = targets_from(specs, &|spec| target::parse_waiting(spec, wait))?;
     check(&targets)?;
     let selected: Vec<&Case> = cases
         .iter()
@@ -483,6 +496,7 @@ fn checked_inputs<'c>(
 fn report_cmd(
     cases: &[Case],
     specs: Vec<String>,
+    wait: Option<u64>,
     filter: Option<String>,
     jobs: usize,
     out: &std::path::Path,
@@ -491,7 +505,7 @@ fn report_cmd(
         eprintln!("pgssl-conform: {e}");
         ExitCode::from(2)
     };
-    let (targets, selected) = match checked_inputs(cases, specs, |_| Ok(()), filter, out) {
+    let (targets, selected) = match checked_inputs(cases, specs, wait, |_| Ok(()), filter, out) {
         Ok(inputs) => inputs,
         Err(e) => return usage(e),
     };
@@ -553,7 +567,7 @@ fn explore(
             return ExitCode::from(2);
         }
     };
-    let targets = match targets_from(specs, target::parse_for_exploring) {
+    let targets = match targets_from(specs, &target::parse_for_exploring) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("pgssl-conform: {e}");
@@ -723,7 +737,7 @@ type Targets = Vec<Box<dyn target::Target>>;
 /// The `--target` arguments (default: `reference`), each parsed by `parse`.
 fn targets_from(
     specs: Vec<String>,
-    parse: fn(&str) -> Result<Targets, pgssl_conformance::Error>,
+    parse: &dyn Fn(&str) -> Result<Targets, pgssl_conformance::Error>,
 ) -> Result<Targets, pgssl_conformance::Error> {
     let specs = if specs.is_empty() {
         vec!["reference".to_owned()]

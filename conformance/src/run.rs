@@ -93,7 +93,14 @@ pub fn run_target(
     for case in cases {
         let na = if !case.applies_to(version) {
             Some(format!("does not apply to version {version}"))
-        } else if !target.configurable() && (!case.setup.is_default() || case.needs_control()) {
+        } else if !target.configurable() && case.needs_control() {
+            Some("needs a server set-up this target cannot be given".to_owned())
+        } else if !target.configurable() && case.setup.only_sets_timeout() {
+            target.timeout_wait().is_none().then(|| {
+                "needs the server's timeout, and the run gives no --wait SECONDS to wait for it"
+                    .to_owned()
+            })
+        } else if !target.configurable() && !case.setup.is_default() {
             Some("needs a server set-up this target cannot be given".to_owned())
         } else {
             None
@@ -189,7 +196,12 @@ fn run_group(target: &dyn Target, setup: &Setup, cases: &[&Case]) -> Vec<CaseRes
             };
             for case in cases {
                 let mark = server.log().map_or(0, |l| l.len());
-                let trace = run_steps(&endpoint, &case.steps, Some(server.as_ref()));
+                let waiting = target
+                    .timeout_wait()
+                    .filter(|_| !target.configurable() && case.setup.only_sets_timeout());
+                let steps = waiting.map(|secs| case.steps_waiting(secs));
+                let steps = steps.as_deref().unwrap_or(&case.steps);
+                let trace = run_steps(&endpoint, steps, Some(server.as_ref()));
                 let log = server.log().map(|_| {
                     case_window(server.as_ref(), mark, case.expectation(target.version()))
                 });

@@ -60,6 +60,15 @@ impl Source for Conn {
         self.io().map(|io| io.read(chunk))
     }
 
+    fn set_read_wait(&mut self, wait: Duration) {
+        let _ = match self {
+            Self::Plain(s) => s.set_read_timeout(Some(wait)),
+            Self::Unix(s) => s.set_read_timeout(Some(wait)),
+            Self::Tls(s) => s.get_ref().set_read_timeout(Some(wait)),
+            Self::Gone => Ok(()),
+        };
+    }
+
     fn close_notified(&mut self) -> bool {
         match self {
             Self::Tls(s) => s.get_shutdown().contains(ShutdownState::RECEIVED),

@@ -17,6 +17,8 @@ use crate::trace::{PARAMETER_STATUS, Trace};
 pub(super) trait Source {
     /// Reads what is there into `chunk`; `None` when there is no connection.
     fn read_some(&mut self, chunk: &mut [u8]) -> Option<io::Result<usize>>;
+    /// Sets how long one read waits (a wait with a deadline shortens it near the end).
+    fn set_read_wait(&mut self, _wait: Duration) {}
     /// Whether the peer's TLS close_notify has been received.
     fn close_notified(&mut self) -> bool;
     /// The connection is over (EOF or a read error): drop it.
@@ -276,35 +278,94 @@ impl Reading<'_> {
         self.until_close(None);
     }
 
-    /// Waits until the server closes, reporting any bytes, or until `within` has passed
-    /// (checked at each read timeout, so the wait may run one read timeout longer).
+    /// Waits until the server closes, reporting any bytes, or until `within` has passed.
     pub(super) fn await_close(&mut self, within: Duration) {
         self.until_close(Some(within));
     }
 
     /// Reports buffered and arriving bytes until the close; a read timeout ends the wait at
     /// once (`timeout`) or, with `within`, only once that has passed (`still open after`).
+    ///
+    /// One declared reading: bytes that start with `E` and decode as a whole ErrorResponse
+    /// are recorded as one (a proxy's own error on a timeout), and an `E` whose message is
+    /// still arriving is read on (up to [`ERROR_PEEK`] bytes); anything else is counted.
     fn until_close(&mut self, within: Option<Duration>) {
         let deadline = within.map(|w| Instant::now() + w);
         loop {
-            if !self.state.buf.is_empty() {
-                self.trace
-                    .saw(format!("data: {} bytes", self.state.buf.len()));
-                self.state.buf.clear();
+            match self.buffered_error() {
+                Some(Ok(msg)) => {
+                    if self.observe(msg) {
+                        return;
+                    }
+                    continue;
+                }
+                Some(Err(())) => {}
+                None => {
+                    self.trace
+                        .saw(format!("data: {} bytes", self.state.buf.len()));
+                    self.state.buf.clear();
+                }
             }
-            match (self.fill(), deadline) {
+            if let Some(at) = deadline {
+                let left = at.saturating_duration_since(Instant::now());
+                self.source
+                    .set_read_wait(left.clamp(Duration::from_millis(10), super::STEP_TIMEOUT));
+            }
+            let filled = self.fill();
+            if deadline.is_some() {
+                self.source.set_read_wait(super::STEP_TIMEOUT);
+            }
+            match (filled, deadline) {
                 (ReadOutcome::Data, _) => {}
                 (ReadOutcome::Timeout, Some(at)) if Instant::now() < at => {}
                 (ReadOutcome::Timeout, Some(_)) => {
+                    self.count_leftover();
                     let secs = within.map_or(0, |w| w.as_secs());
                     self.trace.saw(format!("still open after {secs} s"));
                     return;
                 }
-                (other, _) => return self.end(other),
+                (other, _) => {
+                    self.count_leftover();
+                    return self.end(other);
+                }
             }
         }
     }
+
+    /// What [`until_close`](Self::until_close) makes of the buffer: an empty buffer or an
+    /// ErrorResponse still arriving is `Some(Err(()))` (read on), a whole ErrorResponse is
+    /// taken off it, and anything else is `None` (count it).
+    fn buffered_error(&mut self) -> Option<Result<BackendMessage, ()>> {
+        let buf = &self.state.buf;
+        if buf.is_empty() {
+            return Some(Err(()));
+        }
+        if buf[0] != b'E' {
+            return None;
+        }
+        match BackendMessage::decode(buf) {
+            Ok(Some((msg @ BackendMessage::ErrorResponse(_), used))) => {
+                self.state.buf.drain(..used);
+                Some(Ok(msg))
+            }
+            Ok(None) if buf.len() < ERROR_PEEK => Some(Err(())),
+            _ => None,
+        }
+    }
+
+    /// Counts bytes left in the buffer when a wait ends (a message cut short).
+    fn count_leftover(&mut self) {
+        if !self.state.buf.is_empty() {
+            self.trace
+                .saw(format!("data: {} bytes", self.state.buf.len()));
+            self.state.buf.clear();
+        }
+    }
 }
+
+/// The most bytes of an ErrorResponse still arriving that a wait for the close reads on
+/// before counting them as data.
+const ERROR_PEEK: usize = 8192;
 
 /// The observation of a TCP reset.
 pub(super) const RESET: &str = "reset";

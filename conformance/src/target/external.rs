@@ -1,4 +1,6 @@
-//! A server the harness can reach but not configure: `external:HOST:PORT[@VERSION]`.
+//! A server the harness can reach but not configure: `external:HOST:PORT[@VERSION]`. Only
+//! cases with the default set-up run on it, and with `--wait SECONDS` the timeout cases too,
+//! each waiting that long for the server's own timeout.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 
@@ -11,6 +13,7 @@ pub struct External {
     addr: SocketAddr,
     spec: String,
     version: Version,
+    wait: Option<u64>,
 }
 
 impl External {
@@ -56,7 +59,15 @@ impl External {
             addr,
             spec: spec.to_owned(),
             version,
+            wait: None,
         })
+    }
+
+    /// The target with `--wait SECONDS`: timeout cases run on it, each waiting up to `secs`
+    /// for the server's own timeout (whatever the case's set-up asks of a configured one).
+    pub fn waiting(mut self, secs: u64) -> Self {
+        self.wait = Some(secs);
+        self
     }
 }
 
@@ -143,6 +154,10 @@ impl Target for External {
 
     fn configurable(&self) -> bool {
         false
+    }
+
+    fn timeout_wait(&self) -> Option<u64> {
+        self.wait
     }
 
     fn start(&self, _setup: &Setup) -> Result<Started, Error> {

@@ -103,6 +103,12 @@ pub trait Target: Send + Sync {
     fn describe(&self) -> Option<String> {
         None
     }
+    /// For a target the harness cannot configure: how long (seconds) a timeout case waits
+    /// for the server's own timeout to close it (`--wait`). With one, timeout cases run on
+    /// it; without, they are not applicable.
+    fn timeout_wait(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Parses a `--target` argument into one or more targets (`reference` expands to every
@@ -130,6 +136,17 @@ pub fn parse(spec: &str) -> Result<Vec<Box<dyn Target>>, Error> {
         return Ok(vec![Box::new(external::External::parse(rest)?)]);
     }
     Err(Error::BadTarget(spec.into()))
+}
+
+/// As [`parse`], with `wait` (`--wait SECONDS`) given to `external:` targets: the bound on
+/// how long a timeout case waits for the server's own timeout.
+pub fn parse_waiting(spec: &str, wait: Option<u64>) -> Result<Vec<Box<dyn Target>>, Error> {
+    match (spec.strip_prefix("external:"), wait) {
+        (Some(rest), Some(secs)) => Ok(vec![Box::new(
+            external::External::parse(rest)?.waiting(secs),
+        )]),
+        _ => parse(spec),
+    }
 }
 
 /// The version `v` names, or the error that lists the known ones.
