@@ -3,6 +3,7 @@
 //! each case waits that long. The server here is the reference server, started with a 2 s
 //! `authentication_timeout` the harness then treats as unknown.
 
+#[allow(dead_code)] // Only `reference` is used here; the module is shared with targets.rs.
 mod common;
 
 use std::process::Command;
