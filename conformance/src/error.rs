@@ -28,7 +28,7 @@ pub enum Error {
     DuplicateCase(String),
     /// A `--target` that does not parse.
     #[error(
-        "unknown target {0:?}: use reference, reference:VERSION, postgres:BINDIR or external:HOST:PORT[@VERSION]"
+        "unknown target {0:?}: use reference, reference:VERSION, postgres:BINDIR, external:HOST:PORT[@VERSION], pgbouncer[:BINDIR][@VERSION], pgpool[:BINDIR][@VERSION], pgwire[@VERSION] or pg-gateway[@VERSION]"
     )]
     BadTarget(String),
     /// A version the suite has no expectations for: named in a target, or reported by a

@@ -24,7 +24,10 @@ use pgssl_conformance::case::{Case, Version};
 use pgssl_conformance::divergence::{self, TargetReport};
 use pgssl_conformance::run::{CaseResult, Status, run_target};
 use pgssl_conformance::target::Target;
+use pgssl_conformance::target::pg_gateway::PgGateway;
 use pgssl_conformance::target::pgbouncer::Pgbouncer;
+use pgssl_conformance::target::pgpool::Pgpool;
+use pgssl_conformance::target::pgwire::Pgwire;
 use pgssl_conformance::target::postgres::Postgres;
 use pgssl_conformance::{catalogue, differences, unstable};
 
@@ -338,6 +341,39 @@ fn pgbouncer_in_front_of_debian_15() {
         return;
     };
     let target = Pgbouncer::parse(&format!(":{}", bindir.display())).expect("pgbouncer target");
+    assert_eq!(target.version(), Version::Pg15);
+    third_party(&target, &cases());
+}
+
+#[test]
+fn pgpool_in_front_of_debian_15() {
+    let (Some(_), Some(bindir)) = (common::pgpool(), common::debian15()) else {
+        return;
+    };
+    let target = Pgpool::parse(&format!(":{}", bindir.display())).expect("pgpool target");
+    assert_eq!(target.version(), Version::Pg15);
+    third_party(&target, &cases());
+}
+
+/// Our server on the crates.io pgwire crate (products/pgwire-server), found as the target
+/// finds it; no backend, so judged as 15.
+#[test]
+fn pgwire_server() {
+    if common::pgwire_server().is_none() {
+        return;
+    }
+    let target = Pgwire::parse("").expect("pgwire target");
+    assert_eq!(target.version(), Version::Pg15);
+    third_party(&target, &cases());
+}
+
+#[test]
+fn pg_gateway_server() {
+    if common::pg_gateway().is_none() {
+        return;
+    }
+    let target = PgGateway::parse("").expect("pg-gateway target");
+    // No backend: judged by 15's expectations unless `@VERSION` says otherwise.
     assert_eq!(target.version(), Version::Pg15);
     third_party(&target, &cases());
 }

@@ -9,10 +9,21 @@
 //!   default set-up run;
 //! - `pgbouncer[:BINDIR][@VERSION]`: PgBouncer in front of real PostgreSQL from BINDIR
 //!   ([`backend`]), configured from each set-up where PgBouncer has the concept.
+//! - `pgpool[:BINDIR][@VERSION]`: pgpool-II in raw mode in front of real PostgreSQL from
+//!   BINDIR, configured from each set-up where pgpool has the concept.
+//! - `pg-gateway[@VERSION]`: our Node server on the npm `pg-gateway` package, no backend
+//!   (judged as 15 by default), configured from each set-up where Node's TLS or pg-gateway
+//!   has the concept.
+//! - `pgwire[@VERSION]`: our server on the crates.io `pgwire` crate with rustls
+//!   (`products/pgwire-server`), no backend (judged as 15 by default), configured from each
+//!   set-up where rustls or pgwire has the concept.
 
 pub mod backend;
 pub mod external;
+pub mod pg_gateway;
 pub mod pgbouncer;
+pub mod pgpool;
+pub mod pgwire;
 pub mod postgres;
 pub mod reference;
 pub mod spawned;
@@ -132,6 +143,21 @@ pub fn parse(spec: &str) -> Result<Vec<Box<dyn Target>>, Error> {
             return Ok(vec![Box::new(pgbouncer::Pgbouncer::parse(rest)?)]);
         }
     }
+    if let Some(rest) = spec.strip_prefix("pgpool") {
+        if rest.is_empty() || rest.starts_with([':', '@']) {
+            return Ok(vec![Box::new(pgpool::Pgpool::parse(rest)?)]);
+        }
+    }
+    if let Some(rest) = spec.strip_prefix("pg-gateway") {
+        if rest.is_empty() || rest.starts_with('@') {
+            return Ok(vec![Box::new(pg_gateway::PgGateway::parse(rest)?)]);
+        }
+    }
+    if let Some(rest) = spec.strip_prefix("pgwire") {
+        if rest.is_empty() || rest.starts_with('@') {
+            return Ok(vec![Box::new(pgwire::Pgwire::parse(rest)?)]);
+        }
+    }
     if let Some(rest) = spec.strip_prefix("external:") {
         return Ok(vec![Box::new(external::External::parse(rest)?)]);
     }
@@ -147,6 +173,19 @@ pub fn parse_waiting(spec: &str, wait: Option<u64>) -> Result<Vec<Box<dyn Target
         )]),
         _ => parse(spec),
     }
+}
+
+/// The third-party products a target can name (`pgbouncer`, `pgpool` with a backend's
+/// BINDIR; `pgwire`, `pg-gateway` without one).
+pub const THIRD_PARTY: [&str; 4] = ["pgbouncer", "pgpool", "pgwire", "pg-gateway"];
+
+/// Whether `spec` names a third-party target (`pgpool`, `pgpool:BINDIR@15`...): one judged
+/// by a version it follows, which `--as` sets when the spec names none.
+pub fn is_third_party(spec: &str) -> bool {
+    THIRD_PARTY.iter().any(|product| {
+        spec.strip_prefix(product)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with([':', '@']))
+    })
 }
 
 /// The version `v` names, or the error that lists the known ones.
@@ -174,4 +213,25 @@ pub fn parse_for_exploring(spec: &str) -> Result<Vec<Box<dyn Target>>, Error> {
             Box::new(reference::Reference::new(v).embedded_where_possible()) as Box<dyn Target>
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_third_party;
+
+    #[test]
+    fn third_party_specs_are_the_products_with_their_suffixes() {
+        for spec in [
+            "pgbouncer",
+            "pgbouncer:/usr/lib/postgresql/15/bin",
+            "pgpool@18",
+            "pgwire",
+            "pg-gateway@16",
+        ] {
+            assert!(is_third_party(spec), "{spec}");
+        }
+        for spec in ["reference:15", "postgres:/x", "external:h:1", "pgwirex", "pgpool2"] {
+            assert!(!is_third_party(spec), "{spec}");
+        }
+    }
 }

@@ -70,3 +70,54 @@ fn installed(path: PathBuf, var: &str) -> Option<PathBuf> {
     }
     panic!("{why}; PGSSL_ALLOW_MISSING=1 skips this test instead");
 }
+
+/// Debian's pgpool2: `PGSSL_PGPOOL`, else where the package puts it; missing, as
+/// [`bindir`].
+#[allow(dead_code)] // Only targets.rs runs third-party products; explore.rs shares this module.
+pub fn pgpool() -> Option<PathBuf> {
+    let program = std::env::var_os("PGSSL_PGPOOL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/sbin/pgpool"));
+    installed(program, "PGSSL_PGPOOL")
+}
+
+/// Our pgwire server (`products/pgwire-server`): `PGSSL_PGWIRE_SERVER`, else beside this test
+/// binary's `deps/` directory (`target/<profile>/`), where `cargo test --workspace` and
+/// `cargo build -p pgssl-pgwire-server` put it; missing, a failure with the build hint, or
+/// with `PGSSL_ALLOW_MISSING=1` a loud skip.
+#[allow(dead_code)] // Only targets.rs runs third-party products; explore.rs shares this module.
+pub fn pgwire_server() -> Option<PathBuf> {
+    let program = std::env::var_os("PGSSL_PGWIRE_SERVER")
+        .map(PathBuf::from)
+        .or_else(|| {
+            let exe = std::env::current_exe().ok()?;
+            Some(exe.parent()?.parent()?.join("pgssl-pgwire-server"))
+        })
+        .unwrap_or_else(|| PathBuf::from("pgssl-pgwire-server"));
+    if program.is_file() {
+        return Some(program);
+    }
+    let why = format!(
+        "no {} (build it with `cargo build -p pgssl-pgwire-server`, or set PGSSL_PGWIRE_SERVER)",
+        program.display()
+    );
+    if std::env::var_os("PGSSL_ALLOW_MISSING").is_some_and(|v| v == "1") {
+        eprintln!("SKIPPED (PGSSL_ALLOW_MISSING=1): {why}");
+        return None;
+    }
+    panic!("{why}; PGSSL_ALLOW_MISSING=1 skips this test instead");
+}
+
+/// The npm pg-gateway package the pg-gateway target's server runs on: under
+/// `PGSSL_PG_GATEWAY`, else where `scripts/install-deps` puts it; missing, as [`bindir`].
+#[allow(dead_code)] // Only targets.rs runs third-party products; explore.rs shares this module.
+pub fn pg_gateway() -> Option<PathBuf> {
+    let dir = std::env::var_os("PGSSL_PG_GATEWAY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/pgssl/pg-gateway"));
+    installed(
+        dir.join("node_modules/pg-gateway/package.json"),
+        "PGSSL_PG_GATEWAY",
+    )
+    .map(|_| dir)
+}
