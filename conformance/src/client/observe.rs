@@ -70,7 +70,7 @@ impl Reading<'_> {
             }
             Some(Err(e)) if is_reset(&e) => ReadOutcome::Reset,
             Some(Err(e)) if is_closed(&e) => ReadOutcome::Eof,
-            Some(Err(e)) => ReadOutcome::Error(io_reason(&e)),
+            Some(Err(e)) => ReadOutcome::Error(read_reason(&e)),
         }
     }
 
@@ -379,6 +379,23 @@ pub(super) fn is_reset(e: &io::Error) -> bool {
 /// error). A reset is not a close: see [`is_reset`].
 pub(super) fn is_closed(e: &io::Error) -> bool {
     matches!(e.kind(), ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof)
+}
+
+/// Why a read failed: an alert the peer sent over TLS, by its name (`alert unknown_ca`, as
+/// a failed handshake records it), else the error's text.
+fn read_reason(e: &io::Error) -> String {
+    let ssl = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<openssl::ssl::Error>());
+    let alert = ssl
+        .and_then(|s| s.ssl_error())
+        .and_then(|stack| stack.errors().first())
+        .and_then(|first| first.reason())
+        .and_then(super::tls::alert_named);
+    match alert {
+        Some(name) => format!("alert {name}"),
+        None => io_reason(e),
+    }
 }
 
 /// The OS error's text without its `(os error N)`.

@@ -226,7 +226,15 @@ const ALERTS: &[(&str, &str)] = &[
     ("internal error", "internal_error"),
 ];
 
-fn classify(err: &openssl::ssl::Error, deadline: Instant) -> String {
+/// The alert OpenSSL's `reason` text names, by its protocol name (`unknown_ca`).
+pub(super) fn alert_named(reason: &str) -> Option<&'static str> {
+    ALERTS
+        .iter()
+        .find(|(text, _)| reason.contains(text))
+        .map(|(_, alert)| *alert)
+}
+
+pub(crate) fn classify(err: &openssl::ssl::Error, deadline: Instant) -> String {
     if let Some(io) = err.io_error() {
         if matches!(io.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)
             || Instant::now() >= deadline
@@ -246,7 +254,7 @@ fn classify(err: &openssl::ssl::Error, deadline: Instant) -> String {
         .and_then(|s| s.errors().first())
         .and_then(|e| e.reason())
         .unwrap_or("");
-    if let Some((_, alert)) = ALERTS.iter().find(|(text, _)| reason.contains(text)) {
+    if let Some(alert) = alert_named(reason) {
         return format!("alert {alert}");
     }
     if reason.is_empty() || reason.contains("unexpected eof") {

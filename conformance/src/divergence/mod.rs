@@ -162,6 +162,10 @@ fn shape(line: &str) -> Option<String> {
             return Some(prefix.to_owned());
         }
     }
+    // `still open after 6 s`: how long the wait was is the case's, not the server's.
+    if line.starts_with("still open after") {
+        return Some("still open".to_owned());
+    }
     if let Some(params) = line.strip_prefix("ParameterStatus ") {
         return Some(format!(
             "ParameterStatus {}",
@@ -191,6 +195,9 @@ fn is_progress(shape: &str) -> bool {
         || shape.starts_with("tls TLS")
         || shape.starts_with("DataRow")
         || shape.starts_with("psql ok")
+        // A connection kept past the wait that PostgreSQL's timeout closes within: the
+        // client holds a slot longer than PostgreSQL lets it.
+        || shape == "still open"
 }
 
 /// `tls TLSv1.2 …` → 2 (the minor version), for comparing what was negotiated.
@@ -203,7 +210,8 @@ fn tls_minor(shape: &str) -> Option<u32> {
 }
 
 /// Whether the target got further than PostgreSQL: it started where PostgreSQL refused, or
-/// shows a step of progress PostgreSQL's trace lacks, or negotiated a lower TLS version.
+/// shows a step of progress PostgreSQL's trace lacks (a connection still open where
+/// PostgreSQL closed it counts as one), or negotiated a lower TLS version.
 fn got_further(expected: &[String], observed: &[String]) -> bool {
     let refused = |s: &[String]| s.iter().any(|l| l == "start: refused");
     if refused(expected) && !refused(observed) {
@@ -362,6 +370,16 @@ mod tests {
         assert!(!got_further(
             &s(&["S", "tls TLSv1.3 X", "E FATAL 08P01 x", "closed"]),
             &s(&["E FATAL 08P01 x", "closed"])
+        ));
+        // Kept open where PostgreSQL's authentication_timeout closes the connection.
+        assert!(got_further(
+            &s(&["S", "closed"]),
+            &s(&["S", "still open after 6 s"])
+        ));
+        // Closed with an error first, as PgBouncer does, is not.
+        assert!(!got_further(
+            &s(&["closed"]),
+            &s(&["E FATAL 08P01 client_login_timeout", "closed"])
         ));
         // Another cipher at the same version is not weaker by this measure.
         assert!(!got_further(
