@@ -16,6 +16,7 @@
 //! - [`unstable`]: cases whose outcome on a product varies from run to run, declared;
 //! - [`model`]: the rules model, each version's expectations as data;
 //! - [`explore`]: generated scenarios checked against the model's oracle;
+//! - [`probe`]: `pgssl-conform probe`, the black-box SSL report for any server;
 //! - [`mod@bench`]: `pgssl-conform bench`, the targets brought up for `pgssl-loadgen` to load.
 
 pub mod bench;
@@ -31,6 +32,7 @@ pub mod explore;
 pub mod matrix;
 pub mod model;
 pub mod normalize;
+pub mod probe;
 pub mod report;
 pub mod run;
 pub mod setup;

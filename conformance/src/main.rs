@@ -25,8 +25,9 @@ enum Command {
     /// Run cases against targets; exit status 1 on any failure or harness error.
     Run {
         /// reference (every profile), reference:VERSION, postgres:BINDIR,
-        /// external:HOST:PORT[@VERSION], pgbouncer[:BINDIR][@VERSION]. Repeatable. Default:
-        /// reference.
+        /// external:HOST:PORT[@VERSION], pgbouncer[:BINDIR][@VERSION],
+        /// pgpool[:BINDIR][@VERSION], pgwire[@VERSION], pg-gateway[@VERSION]. Repeatable.
+        /// Default: reference.
         #[arg(long = "target", short = 't')]
         targets: Vec<String>,
         /// Only cases whose id contains this text.
@@ -38,8 +39,9 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
-        /// Judge third-party targets (pgbouncer) by this PostgreSQL version's expectations
-        /// instead of their backend's; a target's own @VERSION wins.
+        /// Judge third-party targets (pgbouncer, pgpool, pgwire, pg-gateway) by this
+        /// PostgreSQL version's expectations instead of their default (the backend's, or 15);
+        /// a target's own @VERSION wins.
         #[arg(long = "as", value_name = "VERSION")]
         as_version: Option<String>,
         /// For external: targets, how long each timeout case waits for the server's own
@@ -106,6 +108,10 @@ enum Command {
     },
     /// Connection-rate load generator: connections/s, latency, server CPU per connection.
     Bench(pgssl_conformance::bench::BenchArgs),
+    /// A black-box SSL report for a server (HOST:PORT) or a target started with the default
+    /// set-up (--target). Exit status: 0, 10, 11, 12 for a worst finding of info, low,
+    /// medium, high; 20 unreachable; 21 not the PostgreSQL protocol; 2 bad input.
+    Probe(pgssl_conformance::probe::ProbeArgs),
     /// Run generated scenarios against a target, judged by the rules model's oracle; print
     /// the first disagreement, shrunk, as a ready-to-paste case. Exit status 1 on a
     /// disagreement.
@@ -225,6 +231,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Bench(args) => pgssl_conformance::bench::main(args),
+        Command::Probe(args) => pgssl_conformance::probe::main(args),
         Command::Explore {
             targets,
             cases,
@@ -721,8 +728,7 @@ fn judged_as(specs: Vec<String>, version: Option<&str>) -> Vec<String> {
     specs
         .into_iter()
         .map(|spec| {
-            let third_party = spec == "pgbouncer" || spec.starts_with("pgbouncer:");
-            if third_party && !spec.contains('@') {
+            if target::is_third_party(&spec) && !spec.contains('@') {
                 format!("{spec}@{version}")
             } else {
                 spec

@@ -9,9 +9,9 @@
 
 mod libpq;
 mod observe;
-mod packet;
+pub(crate) mod packet;
 mod psql;
-mod tls;
+pub(crate) mod tls;
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -20,7 +20,7 @@ pub(super) fn default_startup() -> StartupPacket {
 
 /// The bytes of `packets`, concatenated, and each packet's name; `key` is the session's own
 /// cancel key for `Cancel { own: true }`.
-pub(super) fn encode(packets: &[Packet], key: Option<&CancelKey>) -> (Vec<u8>, Vec<String>) {
+pub(crate) fn encode(packets: &[Packet], key: Option<&CancelKey>) -> (Vec<u8>, Vec<String>) {
     let mut bytes = Vec::new();
     let mut names = Vec::new();
     for p in packets {
