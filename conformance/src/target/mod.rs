@@ -17,6 +17,9 @@
 //! - `pgwire[@VERSION]`: our server on the crates.io `pgwire` crate with rustls
 //!   (`products/pgwire-server`), no backend (judged as 15 by default), configured from each
 //!   set-up where rustls or pgwire has the concept.
+//! - [`product`] (no target itself): what the four third-party targets share, from their
+//!   specs and working directories to reading `postgresql.conf` and `pg_hba.conf` as a
+//!   mapping does and reloading.
 
 pub mod backend;
 pub mod external;
@@ -25,6 +28,7 @@ pub mod pgbouncer;
 pub mod pgpool;
 pub mod pgwire;
 pub mod postgres;
+pub mod product;
 pub mod reference;
 pub mod spawned;
 

@@ -10,29 +10,15 @@
 //! range, ciphers and groups as Node's process-wide defaults, which every TLS context starts
 //! from. Node has no such default for DH parameters, server cipher preference or CRLs.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
 use serde_json::{Map, Value, json};
 
-/// Where the server listens and where its files are.
-pub struct Layout {
-    /// The directory holding the server's files (certificate, key, `pg_hba.conf`, config).
-    pub dir: PathBuf,
-    /// The Unix-domain socket it listens on beside its TCP port.
-    pub socket: PathBuf,
-    /// Its TCP port on 127.0.0.1.
-    pub port: u16,
-}
+use crate::target::product::conf::{self, POSTGRES_CIPHERS, PostgresDefaults, boolean, in_dir};
+use crate::target::product::hba::no_ident_maps;
 
-/// PostgreSQL's defaults for what the mapping writes when a case leaves it unset.
-pub struct PostgresDefaults {
-    /// `ssl_ecdh_curve` (13 to 17) or `ssl_groups` (18).
-    pub groups: &'static str,
-}
-
-/// PostgreSQL's `ssl_ciphers` default (every release from 13 to 18).
-const POSTGRES_CIPHERS: &str = "HIGH:MEDIUM:+3DES:!aNULL";
+/// Where the server listens (its TCP port on 127.0.0.1, and the Unix-domain socket
+/// [`Layout::socket`] beside it) and where its files are (certificate, key, `pg_hba.conf`,
+/// config).
+pub type Layout = crate::target::product::workdir::Layout;
 
 /// The PostgreSQL settings the mapping gives the server; a case setting any other is not
 /// applicable to it.
@@ -73,52 +59,6 @@ fn missing(name: &str) -> String {
     }
 }
 
-/// The settings `conf` (a postgresql.conf text) sets, the last value of each winning.
-fn settings(conf: &str) -> Result<BTreeMap<String, String>, String> {
-    let mut out = BTreeMap::new();
-    for raw in conf.lines() {
-        let line = strip_comment(raw).trim();
-        if line.is_empty() {
-            continue;
-        }
-        let Some((name, value)) = crate::setup::split_conf_line(line) else {
-            return Err(format!(
-                "the postgresql.conf line {line:?} is not a `name = value` setting"
-            ));
-        };
-        let name = name.to_ascii_lowercase();
-        if !SETTINGS.contains(&name.as_str()) {
-            return Err(missing(&name));
-        }
-        out.insert(name, value);
-    }
-    Ok(out)
-}
-
-/// `line` up to a `#` outside single quotes.
-fn strip_comment(line: &str) -> &str {
-    let mut quoted = false;
-    for (i, c) in line.char_indices() {
-        match c {
-            '\'' => quoted = !quoted,
-            '#' if !quoted => return &line[..i],
-            _ => {}
-        }
-    }
-    line
-}
-
-/// PostgreSQL's Boolean spellings.
-fn boolean(name: &str, value: &str) -> Result<bool, String> {
-    match value.to_ascii_lowercase().as_str() {
-        "on" | "true" | "yes" | "1" | "t" | "y" => Ok(true),
-        "off" | "false" | "no" | "0" | "f" | "n" => Ok(false),
-        _ => Err(format!(
-            "{name} = {value:?} is not a Boolean PostgreSQL would read the same way"
-        )),
-    }
-}
-
 /// A protocol version in Node's spelling (`TLSv1` … `TLSv1.3`, which PostgreSQL reads without
 /// regard to case); any other value is passed on as written, for Node to judge.
 fn tls_version(value: &str) -> String {
@@ -126,16 +66,6 @@ fn tls_version(value: &str) -> String {
         .into_iter()
         .find(|n| value.eq_ignore_ascii_case(n))
         .map_or_else(|| value.to_owned(), str::to_owned)
-}
-
-/// A path setting as PostgreSQL resolves it: relative to the data directory.
-fn in_dir(dir: &Path, value: &str) -> String {
-    let path = Path::new(value);
-    if path.is_absolute() {
-        value.to_owned()
-    } else {
-        dir.join(path).display().to_string()
-    }
 }
 
 /// Node's `ciphers` list: the TLS 1.3 suites (`TLS_*` names, from 18's `ssl_tls13_ciphers`)
@@ -166,22 +96,20 @@ pub fn config(
     layout: &Layout,
     defaults: &PostgresDefaults,
 ) -> Result<Value, String> {
-    if ident
-        .lines()
-        .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-    {
-        return Err(
-            "it reads no pg_ident.conf: its cert method compares the certificate's CN with the user name, with no maps"
-                .into(),
-        );
-    }
-    let s = settings(conf)?;
+    no_ident_maps(
+        ident,
+        "it reads no pg_ident.conf: its cert method compares the certificate's CN with the user name, with no maps",
+    )?;
+    let s = conf::settings(conf, SETTINGS, missing)?;
     let get = |name: &str| s.get(name).map(String::as_str);
     let ssl = get("ssl").map_or(Ok(false), |v| boolean("ssl", v))?;
     let auth = super::hba::method(hba, ssl)?;
     let mut out = Map::new();
     out.insert("port".into(), json!(layout.port));
-    out.insert("socket".into(), json!(layout.socket.display().to_string()));
+    out.insert(
+        "socket".into(),
+        json!(layout.socket().display().to_string()),
+    );
     out.insert("auth".into(), json!(auth));
     let log_connections =
         get("log_connections").map_or(Ok(false), |v| boolean("log_connections", v))?;
@@ -200,11 +128,17 @@ pub fn config(
     }
     if ssl {
         let mut tls = Map::new();
-        let file = |name: &str, default: &str| in_dir(&layout.dir, get(name).unwrap_or(default));
-        tls.insert("key".into(), json!(file("ssl_key_file", "server.key")));
-        tls.insert("cert".into(), json!(file("ssl_cert_file", "server.crt")));
+        let file = |value: &str| in_dir(&layout.dir, value).display().to_string();
+        tls.insert(
+            "key".into(),
+            json!(file(get("ssl_key_file").unwrap_or("server.key"))),
+        );
+        tls.insert(
+            "cert".into(),
+            json!(file(get("ssl_cert_file").unwrap_or("server.crt"))),
+        );
         if let Some(ca) = get("ssl_ca_file").filter(|v| !v.is_empty()) {
-            tls.insert("ca".into(), json!(in_dir(&layout.dir, ca)));
+            tls.insert("ca".into(), json!(file(ca)));
         }
         let min = get("ssl_min_protocol_version").unwrap_or("TLSv1.2");
         tls.insert("minVersion".into(), json!(tls_version(min)));
@@ -232,17 +166,9 @@ pub fn config(
 mod tests {
     use super::*;
 
-    fn layout() -> Layout {
-        Layout {
-            dir: "/d".into(),
-            socket: "/s/.s.PGSQL.6000".into(),
-            port: 6000,
-        }
-    }
+    use crate::target::product::workdir::examples::layout;
 
-    const PG15: PostgresDefaults = PostgresDefaults {
-        groups: "prime256v1",
-    };
+    const PG15: PostgresDefaults = PostgresDefaults::of(crate::case::Version::Pg15);
     const DEFAULT_HBA: &str = crate::setup::DEFAULT_HBA;
 
     fn map(conf: &str, hba: &str) -> Result<Value, String> {

@@ -6,6 +6,8 @@
 
 use std::net::Ipv4Addr;
 
+use crate::target::product::hba::plain_rows;
+
 /// The one pg-gateway method (`trust` or `cert`) that the `pg_hba.conf` rows give every
 /// connection the harness makes (TCP from 127.0.0.1, and the Unix socket), or why the rows
 /// ask for more than one method per server: pg-gateway takes its `auth` option per
@@ -18,19 +20,11 @@ use std::net::Ipv4Addr;
 /// can get, since it listens on 127.0.0.1 only; only the rows that can apply are mapped.
 pub fn method(hba: &str, ssl: bool) -> Result<&'static str, String> {
     let mut found: Option<(&'static str, usize)> = None;
-    for (n, raw) in hba.lines().enumerate() {
-        let line = raw.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        let at = |why: String| format!("pg_hba.conf line {}: {why}", n + 1);
-        if line.contains('"') || line.ends_with('\\') {
-            return Err(at(
-                "quoted names and continued lines are not reduced to a pg-gateway method".into(),
-            ));
-        }
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let Some((&kind, rest)) = fields.split_first() else {
+    let quoted = "quoted names and continued lines are not reduced to a pg-gateway method";
+    for row in plain_rows(hba, quoted) {
+        let row = row?;
+        let at = |why: String| row.unmappable(why);
+        let Some((&kind, rest)) = row.fields.split_first() else {
             continue;
         };
         let has_address = match kind {
@@ -102,7 +96,7 @@ pub fn method(hba: &str, ssl: bool) -> Result<&'static str, String> {
             other => return Err(at(format!("it has no {other} method"))),
         };
         match found {
-            None => found = Some((mapped, n + 1)),
+            None => found = Some((mapped, row.number)),
             Some((first, line)) if first != mapped => {
                 return Err(at(format!(
                     "it applies one method to every connection, and line {line} gives {first} where this line gives {mapped}"

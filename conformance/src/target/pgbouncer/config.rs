@@ -4,31 +4,15 @@
 //! the case not applicable; what maps is written so the product does what PostgreSQL's
 //! defaults do (the same cipher list, protocol range and groups).
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use crate::target::backend::BackendAddr;
+use crate::target::product::conf::{
+    self, POSTGRES_CIPHERS, PostgresDefaults, TIME_UNITS, boolean, in_dir,
+};
+use crate::target::product::hba;
 
-/// Where the product listens and where its backend is.
-pub struct Layout {
-    /// The directory holding the product's files (certificate, key, hba file, ini).
-    pub dir: PathBuf,
-    /// The product's private Unix socket directory.
-    pub sockets: PathBuf,
-    /// The product's TCP port.
-    pub port: u16,
-    /// The backend's socket directory.
-    pub backend_dir: PathBuf,
-    /// The backend's port.
-    pub backend_port: u16,
-}
-
-/// PostgreSQL's defaults for what the mapping writes when a case leaves it unset.
-pub struct PostgresDefaults {
-    /// `ssl_ecdh_curve` (13 to 17) or `ssl_groups` (18).
-    pub groups: &'static str,
-}
-
-/// PostgreSQL's `ssl_ciphers` default (every release from 13 to 18).
-const POSTGRES_CIPHERS: &str = "HIGH:MEDIUM:+3DES:!aNULL";
+/// Where PgBouncer listens and keeps its files (certificate, key, hba file, ini), and where
+/// its backend is.
+pub type Layout = crate::target::product::workdir::Layout<BackendAddr>;
 
 /// The PostgreSQL settings the mapping gives PgBouncer; a case setting any other is not
 /// applicable to it.
@@ -68,71 +52,10 @@ fn missing(name: &str) -> String {
     }
 }
 
-/// The settings `conf` (a postgresql.conf text) sets, the last value of each winning.
-fn settings(conf: &str) -> Result<BTreeMap<String, String>, String> {
-    let mut out = BTreeMap::new();
-    for raw in conf.lines() {
-        let line = strip_comment(raw).trim();
-        if line.is_empty() {
-            continue;
-        }
-        let Some((name, value)) = crate::setup::split_conf_line(line) else {
-            return Err(format!(
-                "the postgresql.conf line {line:?} is not a `name = value` setting"
-            ));
-        };
-        let name = name.to_ascii_lowercase();
-        if !SETTINGS.contains(&name.as_str()) {
-            return Err(missing(&name));
-        }
-        out.insert(name, value);
-    }
-    Ok(out)
-}
-
-/// `line` up to a `#` outside single quotes.
-fn strip_comment(line: &str) -> &str {
-    let mut quoted = false;
-    for (i, c) in line.char_indices() {
-        match c {
-            '\'' => quoted = !quoted,
-            '#' if !quoted => return &line[..i],
-            _ => {}
-        }
-    }
-    line
-}
-
-/// PostgreSQL's Boolean spellings.
-fn boolean(name: &str, value: &str) -> Result<bool, String> {
-    match value.to_ascii_lowercase().as_str() {
-        "on" | "true" | "yes" | "1" | "t" | "y" => Ok(true),
-        "off" | "false" | "no" | "0" | "f" | "n" => Ok(false),
-        _ => Err(format!(
-            "{name} = {value:?} is not a Boolean PostgreSQL would read the same way"
-        )),
-    }
-}
-
 /// A PostgreSQL time setting whose default unit is seconds, in whole seconds (rounded up).
 fn seconds(name: &str, value: &str) -> Result<u64, String> {
-    let digits: String = value.chars().take_while(char::is_ascii_digit).collect();
-    let unit = value[digits.len()..].trim();
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{name} = {value:?} is not a whole number of time units"))?;
-    let ms = match unit {
-        "" | "s" => n * 1000,
-        "ms" => n,
-        "min" => n * 60_000,
-        "h" => n * 3_600_000,
-        _ => {
-            return Err(format!(
-                "{name} = {value:?} has a unit the mapping does not read"
-            ));
-        }
-    };
-    Ok(ms.div_ceil(1000))
+    let (n, unit) = conf::time(name, value, TIME_UNITS)?;
+    Ok((n * unit).div_ceil(1000))
 }
 
 /// `TLSv1`, `TLSv1.1` … in PostgreSQL's spelling, as an index into [`TLS_VERSIONS`].
@@ -149,16 +72,6 @@ fn tls_index(name: &str, value: &str) -> Result<usize, String> {
 /// PgBouncer's names for TLS 1.0 to 1.3 (`client_tls_protocols`).
 const TLS_VERSIONS: [&str; 4] = ["tlsv1.0", "tlsv1.1", "tlsv1.2", "tlsv1.3"];
 
-/// A path setting as PostgreSQL resolves it: relative to the data directory.
-fn in_dir(dir: &Path, value: &str) -> String {
-    let path = Path::new(value);
-    if path.is_absolute() {
-        value.to_owned()
-    } else {
-        dir.join(path).display().to_string()
-    }
-}
-
 /// An ini value: PgBouncer reads the rest of the line, quotes included, so a value with a
 /// line break or a comment character cannot be written.
 fn raw(name: &str, value: &str) -> Result<String, String> {
@@ -172,14 +85,15 @@ fn raw(name: &str, value: &str) -> Result<String, String> {
 
 /// The `pgbouncer.ini` for the settings in `conf`, or why PgBouncer cannot be given them.
 pub fn ini(conf: &str, layout: &Layout, defaults: &PostgresDefaults) -> Result<String, String> {
-    let s = settings(conf)?;
+    let s = conf::settings(conf, SETTINGS, missing)?;
     let get = |name: &str| s.get(name).map(String::as_str);
     let ssl = get("ssl").map_or(Ok(false), |v| boolean("ssl", v))?;
     // PostgreSQL's ssl = on offers TLS and lets pg_hba.conf decide who must use it, as
     // PgBouncer's prefer does; off answers N to every SSLRequest, as disable does.
     let sslmode = if ssl { "prefer" } else { "disable" };
-    let cert = in_dir(&layout.dir, get("ssl_cert_file").unwrap_or("server.crt"));
-    let key = in_dir(&layout.dir, get("ssl_key_file").unwrap_or("server.key"));
+    let file = |value: &str| in_dir(&layout.dir, value).display().to_string();
+    let cert = file(get("ssl_cert_file").unwrap_or("server.crt"));
+    let key = file(get("ssl_key_file").unwrap_or("server.key"));
     let min = tls_index(
         "ssl_min_protocol_version",
         get("ssl_min_protocol_version").unwrap_or("TLSv1.2"),
@@ -217,8 +131,8 @@ pub fn ini(conf: &str, layout: &Layout, defaults: &PostgresDefaults) -> Result<S
     out.push_str("[databases]\n");
     out.push_str(&format!(
         "* = host={} port={}\n\n",
-        layout.backend_dir.display(),
-        layout.backend_port
+        layout.backend.socket_dir.display(),
+        layout.backend.port
     ));
     out.push_str("[pgbouncer]\n");
     let mut set = |name: &str, value: String| out.push_str(&format!("{name} = {value}\n"));
@@ -240,7 +154,7 @@ pub fn ini(conf: &str, layout: &Layout, defaults: &PostgresDefaults) -> Result<S
     set("client_tls_cert_file", cert);
     set("client_tls_key_file", key);
     if let Some(ca) = get("ssl_ca_file").filter(|v| !v.is_empty()) {
-        set("client_tls_ca_file", in_dir(&layout.dir, ca));
+        set("client_tls_ca_file", file(ca));
     }
     set(
         "client_tls_ciphers",
@@ -290,19 +204,12 @@ const METHODS: &[&str] = &[
 /// parser skips a line it cannot read (PostgreSQL refuses the whole file), so a row it does
 /// not know would silently change which rows exist.
 pub fn check_hba(text: &str) -> Result<(), String> {
-    for (n, raw) in text.lines().enumerate() {
-        let line = raw.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        let unmappable = |why: String| format!("pg_hba.conf line {}: {why}", n + 1);
-        if line.contains('"') || line.ends_with('\\') {
-            return Err(unmappable(
-                "quoted names and continued lines are read differently by its hba parser".into(),
-            ));
-        }
-        let fields: Vec<&str> = line.split_whitespace().collect();
-        let (kind, rest) = fields
+    let quoted = "quoted names and continued lines are read differently by its hba parser";
+    for row in hba::plain_rows(text, quoted) {
+        let row = row?;
+        let unmappable = |why: String| row.unmappable(why);
+        let (kind, rest) = row
+            .fields
             .split_first()
             .ok_or_else(|| unmappable("empty".into()))?;
         let address_fields = match *kind {
@@ -366,19 +273,9 @@ pub fn check_hba(text: &str) -> Result<(), String> {
 mod tests {
     use super::*;
 
-    fn layout() -> Layout {
-        Layout {
-            dir: "/d".into(),
-            sockets: "/s".into(),
-            port: 6000,
-            backend_dir: "/b".into(),
-            backend_port: 5000,
-        }
-    }
+    use crate::target::product::workdir::examples::behind as layout;
 
-    const PG15: PostgresDefaults = PostgresDefaults {
-        groups: "prime256v1",
-    };
+    const PG15: PostgresDefaults = PostgresDefaults::of(crate::case::Version::Pg15);
 
     #[test]
     fn postgres_defaults_become_pgbouncer_settings() {

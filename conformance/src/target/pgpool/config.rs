@@ -5,33 +5,16 @@
 //! written so pgpool does what PostgreSQL's defaults do where it can (the same cipher list,
 //! curve, server cipher preference, authentication timeout and connection limit).
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-/// Where pgpool listens, where its files go and where its backend is.
-pub struct Layout {
-    /// The directory holding pgpool's files (certificate, key, hba file, pgpool.conf, pid
-    /// file, status file, PCP socket).
-    pub dir: PathBuf,
-    /// pgpool's private Unix socket directory.
-    pub sockets: PathBuf,
-    /// pgpool's TCP port.
-    pub port: u16,
-    /// The backend's socket directory.
-    pub backend_dir: PathBuf,
-    /// The backend's port.
-    pub backend_port: u16,
-}
+use crate::target::backend::BackendAddr;
+use crate::target::product::conf::{
+    self, POSTGRES_CIPHERS, PostgresDefaults, TIME_UNITS, boolean, in_dir,
+};
 
-/// PostgreSQL's defaults for what the mapping writes when a case leaves it unset.
-pub struct PostgresDefaults {
-    /// `ssl_ecdh_curve` (13 to 17); for 18, whose `ssl_groups` default is a list, the one
-    /// curve of that list pgpool can use.
-    pub curve: &'static str,
-}
-
-/// PostgreSQL's `ssl_ciphers` default (every release from 13 to 18).
-const POSTGRES_CIPHERS: &str = "HIGH:MEDIUM:+3DES:!aNULL";
+/// Where pgpool listens, where its files go (certificate, key, hba file, pgpool.conf, pid
+/// file, status file, PCP socket: all in [`Layout::dir`]) and where its backend is.
+pub type Layout = crate::target::product::workdir::Layout<BackendAddr>;
 
 /// PostgreSQL's `max_connections` default.
 const POSTGRES_MAX_CONNECTIONS: u32 = 100;
@@ -80,84 +63,15 @@ fn missing(name: &str) -> String {
     }
 }
 
-/// The settings `conf` (a postgresql.conf text) sets, the last value of each winning.
-fn settings(conf: &str) -> Result<BTreeMap<String, String>, String> {
-    let mut out = BTreeMap::new();
-    for raw in conf.lines() {
-        let line = strip_comment(raw).trim();
-        if line.is_empty() {
-            continue;
-        }
-        let Some((name, value)) = crate::setup::split_conf_line(line) else {
-            return Err(format!(
-                "the postgresql.conf line {line:?} is not a `name = value` setting"
-            ));
-        };
-        let name = name.to_ascii_lowercase();
-        if !SETTINGS.contains(&name.as_str()) {
-            return Err(missing(&name));
-        }
-        out.insert(name, value);
-    }
-    Ok(out)
-}
-
-/// `line` up to a `#` outside single quotes.
-fn strip_comment(line: &str) -> &str {
-    let mut quoted = false;
-    for (i, c) in line.char_indices() {
-        match c {
-            '\'' => quoted = !quoted,
-            '#' if !quoted => return &line[..i],
-            _ => {}
-        }
-    }
-    line
-}
-
-/// PostgreSQL's Boolean spellings.
-fn boolean(name: &str, value: &str) -> Result<bool, String> {
-    match value.to_ascii_lowercase().as_str() {
-        "on" | "true" | "yes" | "1" | "t" | "y" => Ok(true),
-        "off" | "false" | "no" | "0" | "f" | "n" => Ok(false),
-        _ => Err(format!(
-            "{name} = {value:?} is not a Boolean PostgreSQL would read the same way"
-        )),
-    }
-}
-
 /// A PostgreSQL time setting whose default unit is seconds, in whole seconds (rounded up):
 /// pgpool's `authentication_timeout` counts whole seconds.
 fn seconds(name: &str, value: &str) -> Result<u64, String> {
-    let digits: String = value.chars().take_while(char::is_ascii_digit).collect();
-    let unit = value[digits.len()..].trim();
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{name} = {value:?} is not a whole number of time units"))?;
-    let ms = match unit {
-        "" | "s" => n.checked_mul(1000),
-        "ms" => Some(n),
-        "min" => n.checked_mul(60_000),
-        "h" => n.checked_mul(3_600_000),
-        "d" => n.checked_mul(86_400_000),
-        _ => {
-            return Err(format!(
-                "{name} = {value:?} has a unit the mapping does not read"
-            ));
-        }
-    };
-    let ms = ms.ok_or_else(|| format!("{name} = {value:?} is too large"))?;
+    let units = [TIME_UNITS, &[("d", 86_400_000)]].concat();
+    let (n, unit) = conf::time(name, value, &units)?;
+    let ms = n
+        .checked_mul(unit)
+        .ok_or_else(|| format!("{name} = {value:?} is too large"))?;
     Ok(ms.div_ceil(1000))
-}
-
-/// A path setting as PostgreSQL resolves it: relative to the data directory.
-fn in_dir(dir: &Path, value: &str) -> String {
-    let path = Path::new(value);
-    if path.is_absolute() {
-        value.to_owned()
-    } else {
-        dir.join(path).display().to_string()
-    }
 }
 
 /// A pgpool.conf string value, quoted: its lexer takes `'…'` with no line break and reads
@@ -197,7 +111,14 @@ fn curve<'a>(groups: Option<&'a str>, defaults: &'a PostgresDefaults) -> Result<
             "its ssl_ecdh_curve takes one curve, not the list {list:?}"
         )),
         Some(one) => Ok(one),
-        None => Ok(defaults.curve),
+        // PostgreSQL's default ssl_ecdh_curve (13 to 17); 18's ssl_groups default,
+        // X25519:prime256v1, is a list, and pgpool takes one curve (an EC one: its
+        // EC_KEY_new_by_curve_name has no X25519), so it gets the other member.
+        None => Ok(defaults
+            .groups
+            .split(':')
+            .find(|g| !g.eq_ignore_ascii_case("X25519"))
+            .unwrap_or(defaults.groups)),
     }
 }
 
@@ -207,7 +128,7 @@ pub fn pgpool_conf(
     layout: &Layout,
     defaults: &PostgresDefaults,
 ) -> Result<String, String> {
-    let s = settings(conf)?;
+    let s = conf::settings(conf, SETTINGS, missing)?;
     let get = |name: &str| s.get(name).map(String::as_str);
     let flag = |name: &str, default: bool| -> Result<&'static str, String> {
         let on = get(name).map_or(Ok(default), |v| boolean(name, v))?;
@@ -217,15 +138,16 @@ pub fn pgpool_conf(
         get("ssl_min_protocol_version"),
         get("ssl_max_protocol_version"),
     )?;
-    let path = |name: &str, value: &str| quoted(name, &in_dir(&layout.dir, value));
+    let path =
+        |name: &str, value: &str| quoted(name, &in_dir(&layout.dir, value).display().to_string());
     let dir = |p: &Path| quoted("a directory", &p.display().to_string());
     let mut out = String::new();
     out.push_str("# written by pgssl-conform from the case's postgresql.conf and pg_hba.conf\n");
     let mut set = |name: &str, value: String| out.push_str(&format!("{name} = {value}\n"));
     // Raw mode, one backend reached over its Unix socket; no health checks, no failover.
     set("backend_clustering_mode", "'raw'".into());
-    set("backend_hostname0", dir(&layout.backend_dir)?);
-    set("backend_port0", layout.backend_port.to_string());
+    set("backend_hostname0", dir(&layout.backend.socket_dir)?);
+    set("backend_port0", layout.backend.port.to_string());
     set("backend_weight0", "1".into());
     set("backend_flag0", "'DISALLOW_TO_FAILOVER'".into());
     set("health_check_period", "0".into());
@@ -334,19 +256,9 @@ pub fn pgpool_conf(
 mod tests {
     use super::*;
 
-    fn layout() -> Layout {
-        Layout {
-            dir: "/d".into(),
-            sockets: "/s".into(),
-            port: 6000,
-            backend_dir: "/b".into(),
-            backend_port: 5000,
-        }
-    }
+    use crate::target::product::workdir::examples::behind as layout;
 
-    const PG15: PostgresDefaults = PostgresDefaults {
-        curve: "prime256v1",
-    };
+    const PG15: PostgresDefaults = PostgresDefaults::of(crate::case::Version::Pg15);
 
     fn has(conf: &str, lines: &[&str]) {
         for line in lines {
@@ -411,6 +323,15 @@ mod tests {
                 "ssl_prefer_server_ciphers = off",
             ],
         );
+    }
+
+    #[test]
+    fn the_default_curve_is_the_ec_one_of_postgres_defaults() {
+        for version in [crate::case::Version::Pg15, crate::case::Version::Pg18] {
+            let conf =
+                pgpool_conf("ssl = on\n", &layout(), &PostgresDefaults::of(version)).expect("maps");
+            has(&conf, &["ssl_ecdh_curve = 'prime256v1'"]);
+        }
     }
 
     #[test]

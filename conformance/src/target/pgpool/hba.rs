@@ -4,6 +4,8 @@
 //! does not read. What it would read otherwise is an error naming it, which makes the case not
 //! applicable.
 
+use crate::target::product::hba::{at_line, no_ident_maps};
+
 /// pgpool 4.3's hba methods that mean what PostgreSQL's do (`parse_hba_line`); its `pam`
 /// and `ldap` need a set-up the mapping does not give it.
 const METHODS: &[&str] = &[
@@ -52,7 +54,7 @@ fn fields(line: &str) -> Vec<String> {
 /// has no equivalent; a row both refuse is kept, so pgpool shows what it does with it.
 pub fn pool_hba(text: &str) -> Result<String, String> {
     for (n, raw) in text.lines().enumerate() {
-        let unmappable = |why: String| format!("pg_hba.conf line {}: {why}", n + 1);
+        let unmappable = |why: String| at_line(n + 1, why);
         if raw.trim_end().ends_with('\\') {
             return Err(unmappable(
                 "its hba parser does not continue a line ending in a backslash".into(),
@@ -134,13 +136,7 @@ pub fn pool_hba(text: &str) -> Result<String, String> {
 
 /// Checks that `pg_ident.conf` has no maps: pgpool 4.3 reads none.
 pub fn check_ident(text: &str) -> Result<(), String> {
-    if text
-        .lines()
-        .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-    {
-        return Err("it reads no pg_ident.conf (no user name maps)".into());
-    }
-    Ok(())
+    no_ident_maps(text, "it reads no pg_ident.conf (no user name maps)")
 }
 
 #[cfg(test)]

@@ -15,18 +15,21 @@ pub mod config;
 pub mod hba;
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::backend::{Backend, BackendAddr, DEFAULT_BINDIR};
-use super::spawned::{self, LogDialect, run_as_user};
-use super::{Running, Started, Target};
+use super::product::conf::PostgresDefaults;
+use super::product::proxy::{Program, Proxy};
+use super::product::refusal::last;
+use super::product::server::{Launch, Reconfigured};
+use super::product::version;
+use super::product::workdir;
+use super::spawned::LogDialect;
+use super::{Started, Target};
 use crate::case::{Setup, Version};
 use crate::error::Error;
-use crate::setup::{Ids, conf_lines, current_ids, write_data_directory};
+use crate::setup::Ids;
 
 /// How pgpool's log reads (`src/main/pgpool_main.c`).
 const PGPOOL_LOG: LogDialect = LogDialect {
@@ -35,106 +38,41 @@ const PGPOOL_LOG: LogDialect = LogDialect {
     refusal,
 };
 
+/// How pgpool-II's program is found and its version read.
+const PROGRAM: Program = Program {
+    name: "pgpool",
+    var: "PGSSL_PGPOOL",
+    default: "/usr/sbin/pgpool",
+    version: product_version,
+};
+
 /// pgpool-II in front of a PostgreSQL backend.
 pub struct Pgpool {
-    program: PathBuf,
-    product: String,
-    backend: Backend,
-    version: Version,
-    user: Option<Ids>,
-    base: tempfile::TempDir,
-    counter: AtomicUsize,
+    proxy: Proxy,
 }
 
 impl Pgpool {
     /// Parses what follows `pgpool` in a target (``, `@15`, `:BINDIR`, `:BINDIR@15`), checks
     /// the binaries and reads their versions; nothing is started yet.
     pub fn parse(rest: &str) -> Result<Self, Error> {
-        let spec = format!("pgpool{rest}");
-        let rest = rest.strip_prefix(':').unwrap_or(rest);
-        let (bindir, version) = match rest.rsplit_once('@') {
-            Some((b, v)) => (b, Some(v)),
-            None => (rest, None),
-        };
-        let bindir = if bindir.is_empty() {
-            DEFAULT_BINDIR
-        } else {
-            bindir
-        };
-        let version = version
-            .map(|v| {
-                Version::parse(v).ok_or_else(|| Error::UnknownVersion {
-                    target: spec.clone(),
-                    what: format!("version {v:?}"),
-                    known: Version::known(),
-                })
-            })
-            .transpose()?;
-        let program = std::env::var_os("PGSSL_PGPOOL")
-            .map_or_else(|| PathBuf::from("/usr/sbin/pgpool"), PathBuf::from);
-        let product = product_version(&program).map_err(|why| Error::TargetUnavailable {
-            target: spec.clone(),
-            why,
-        })?;
-        let backend = Backend::new(PathBuf::from(bindir))?;
-        let base = spawned::target_base("pgssl-conform-pgpool-")?;
         Ok(Self {
-            program,
-            product,
-            version: version.unwrap_or_else(|| backend.version()),
-            backend,
-            user: run_as_user()?,
-            base,
-            counter: AtomicUsize::new(0),
+            proxy: Proxy::parse(rest, &PROGRAM)?,
         })
-    }
-
-    fn unmappable(&self, why: String) -> Error {
-        Error::Unmappable {
-            product: self.product.clone(),
-            why,
-        }
-    }
-
-    fn defaults(&self) -> config::PostgresDefaults {
-        config::PostgresDefaults {
-            // PostgreSQL's default ssl_ecdh_curve (13 to 17); 18's ssl_groups default,
-            // X25519:prime256v1, is a list, and pgpool takes one curve (an EC one: its
-            // EC_KEY_new_by_curve_name has no X25519), so it gets the other member.
-            curve: "prime256v1",
-        }
-    }
-
-    /// A directory of the server's user, private to it.
-    fn private_dir(&self, path: &Path, owner: Ids) -> Result<(), Error> {
-        fs::create_dir(path).map_err(|e| Error::io("creating", path, e))?;
-        fs::set_permissions(path, fs::Permissions::from_mode(0o700))
-            .map_err(|e| Error::io("setting permissions on", path, e))?;
-        crate::setup::chown_tree(path, owner)
-    }
-}
-
-impl Drop for Pgpool {
-    fn drop(&mut self) {
-        crate::cleanup::forget_dir(self.base.path());
     }
 }
 
 /// `pgpool --version`'s line without the release name: `pgpool-II version 4.3.5
 /// (tamahomeboshi)` is `pgpool-II 4.3.5`.
 fn product_version(program: &Path) -> Result<String, String> {
-    let out = Command::new(program).arg("--version").output().map_err(|e| {
-        format!(
-            "cannot run {}: {e}; install Debian's pgpool2 (scripts/install-deps does) or set PGSSL_PGPOOL",
-            program.display()
-        )
-    })?;
+    let printed = version::printed(
+        Command::new(program).arg("--version"),
+        "install Debian's pgpool2 (scripts/install-deps does) or set PGSSL_PGPOOL",
+    )?;
     // pgpool prints its version on standard error.
-    let text =
-        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
-    let first = text.lines().next().unwrap_or("").trim();
+    let text = printed.stderr + &printed.stdout;
+    let first = version::first_line(&text);
     match first.strip_prefix("pgpool-II version ") {
-        Some(v) if out.status.success() => {
+        Some(v) if printed.success => {
             let number = v.split_whitespace().next().unwrap_or(v);
             Ok(format!("pgpool-II {number}"))
         }
@@ -149,19 +87,16 @@ fn product_version(program: &Path) -> Result<String, String> {
 /// `layout.dir` as they are now; returns the paths of the first two.
 fn write_config(
     layout: &config::Layout,
-    defaults: &config::PostgresDefaults,
+    defaults: &PostgresDefaults,
     owner: Ids,
 ) -> Result<(PathBuf, PathBuf), String> {
-    let read = |name: &str| {
-        let path = layout.dir.join(name);
-        fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))
-    };
+    let read = |name: &str| workdir::read(&layout.dir, name);
     hba::check_ident(&read("pg_ident.conf")?)?;
     let hba = hba::pool_hba(&read("pg_hba.conf")?)?;
     let conf = config::pgpool_conf(&read("postgresql.conf")?, layout, defaults)?;
     let write = |name: &str, text: &str| -> Result<PathBuf, String> {
         let path = layout.dir.join(name);
-        fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        workdir::write(&path, text)?;
         std::os::unix::fs::chown(&path, Some(owner.0), Some(owner.1))
             .map_err(|e| format!("cannot give {} to its server: {e}", path.display()))?;
         Ok(path)
@@ -174,11 +109,11 @@ fn write_config(
 
 impl Target for Pgpool {
     fn label(&self) -> String {
-        format!("pgpool-{}", self.version)
+        format!("pgpool-{}", self.proxy.version)
     }
 
     fn version(&self) -> Version {
-        self.version
+        self.proxy.version
     }
 
     fn configurable(&self) -> bool {
@@ -188,39 +123,30 @@ impl Target for Pgpool {
     fn describe(&self) -> Option<String> {
         Some(format!(
             "{} (raw mode) in front of {}",
-            self.product,
-            self.backend.full_version()
+            self.proxy.product,
+            self.proxy.backend.full_version()
         ))
     }
 
     fn start(&self, setup: &Setup) -> Result<Started, Error> {
-        let owner = self.user.unwrap_or_else(current_ids);
-        let BackendAddr { socket_dir, port } = self.backend.addr()?;
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        let dir = self.base.path().join(format!("conf-{n}"));
-        let sockets = self.base.path().join(format!("sock-{n}"));
-        self.private_dir(&dir, owner)?;
-        self.private_dir(&sockets, owner)?;
-        let conf = conf_lines(setup).join("\n") + "\n";
-        write_data_directory(setup, &dir, owner, Some(&conf))?;
-        let defaults = self.defaults();
-        let backend_port = port;
-        let layout = move |listen: u16| config::Layout {
-            dir: dir.clone(),
-            sockets: sockets.clone(),
-            port: listen,
-            backend_dir: socket_dir.clone(),
-            backend_port,
+        let (owner, layout) = self.proxy.set_up(setup)?;
+        let defaults = PostgresDefaults::of(self.proxy.version);
+        let pid_file = layout.dir.join("pgpool.pid");
+        let conf_file = layout.dir.join("pgpool.conf");
+        let launch = Launch {
+            label: self.label(),
+            log: PGPOOL_LOG,
+            product: &self.proxy.product,
+            user: self.proxy.user,
+            owner,
+            setup,
+            layout,
+            config: "pgpool.conf",
         };
-        // Checked before any process starts, so an unmappable set-up is not applicable.
-        write_config(&layout(0), &defaults, owner).map_err(|why| self.unmappable(why))?;
-        let make = |listen: u16| -> Result<Command, Error> {
-            let l = layout(listen);
-            let (conf, hba) =
-                write_config(&l, &defaults, owner).map_err(|why| self.unmappable(why))?;
+        let command = |l: &config::Layout, (conf, hba): (PathBuf, PathBuf)| {
             // A start retried on another port finds the pid file of the attempt before.
             let _ = fs::remove_file(l.dir.join("pgpool.pid"));
-            let mut command = Command::new(&self.program);
+            let mut command = Command::new(&self.proxy.program);
             // -n: foreground; -D: no backend status carried over from an earlier start.
             command
                 .arg("-n")
@@ -235,67 +161,23 @@ impl Target for Pgpool {
                 // harness user's ~/.pgpoolkey.
                 .arg("-k")
                 .arg(l.dir.join("pgpoolkey"))
-                .current_dir(&l.dir)
                 .process_group(0);
-            if let Some((uid, gid)) = self.user {
-                command.uid(uid).gid(gid);
-            }
-            for (name, value) in &setup.env {
-                command.env(
-                    name,
-                    value.replace("{datadir}", &l.dir.display().to_string()),
-                );
-            }
-            Ok(command)
+            command
         };
-        let l = layout(0);
-        let started = spawned::start(
-            &self.label(),
-            PGPOOL_LOG,
-            &make,
-            l.dir.clone(),
-            l.sockets.clone(),
-            owner,
-        )?;
-        match started {
-            Started::Running(inner) => {
-                let group = read_pid(&l.dir.join("pgpool.pid"));
-                let pool = Pool {
-                    inner: Some(inner),
-                    group,
-                    layout: l,
-                    defaults,
-                    owner,
-                    product: self.product.clone(),
-                };
-                if pool.group.is_none() {
-                    return Err(Error::ProductFailed {
-                        product: self.product.clone(),
-                        config: pool.layout.dir.join("pgpool.conf"),
-                        why: "it wrote no readable pid file (pid_file_name), so its children could not be stopped with it".into(),
-                        log_tail: String::new(),
-                    });
-                }
-                Ok(Started::Running(Box::new(pool)))
-            }
-            Started::Refused { fatal, log } if setup.is_default() => Err(Error::ProductFailed {
-                product: self.product.clone(),
-                config: l.dir.join("pgpool.conf"),
-                why: format!(
-                    "it refused the configuration written for the default set-up ({})",
-                    fatal.join(" / ")
-                ),
-                log_tail: log
-                    .iter()
-                    .rev()
-                    .take(10)
-                    .rev()
-                    .cloned()
-                    .collect::<Vec<_>>()
-                    .join("\n"),
-            }),
-            refused => Ok(refused),
-        }
+        // Its reload writes `pgpool.conf` and `pool_hba.conf` again from the files first;
+        // dropped, it stops the main process, then whatever is left of its process group.
+        let running = |server: Reconfigured| {
+            let Some(group) = read_pid(&pid_file) else {
+                return Err(Error::ProductFailed {
+                    product: self.proxy.product.clone(),
+                    config: conf_file,
+                    why: "it wrote no readable pid file (pid_file_name), so its children could not be stopped with it".into(),
+                    log_tail: String::new(),
+                });
+            };
+            Ok(server.then_dropped(ProcessGroup(group)))
+        };
+        launch.start(move |l| write_config(l, &defaults, owner), command, running)
     }
 }
 
@@ -310,69 +192,16 @@ fn read_pid(path: &Path) -> Option<i32> {
     digits.parse().ok().filter(|&pid| pid > 1)
 }
 
-/// A running pgpool: its reload writes `pgpool.conf` and `pool_hba.conf` again from the files
-/// first; dropped, it stops the main process, then whatever is left of its process group.
-struct Pool {
-    inner: Option<Box<dyn Running>>,
-    /// pgpool's main process id, which leads the process group of it and its children.
-    group: Option<i32>,
-    layout: config::Layout,
-    defaults: config::PostgresDefaults,
-    owner: Ids,
-    product: String,
-}
+/// pgpool's main process id, which leads the process group of it and its children: dropped
+/// once the main process is stopped (SIGINT, pgpool's fast shutdown, which stops its
+/// children), it kills any child that outlived it.
+struct ProcessGroup(i32);
 
-impl Pool {
-    fn inner(&self) -> &dyn Running {
-        self.inner
-            .as_deref()
-            .expect("the server is only taken when dropped")
-    }
-}
-
-impl Running for Pool {
-    fn addr(&self) -> std::net::SocketAddr {
-        self.inner().addr()
-    }
-
-    fn log(&self) -> Option<Vec<String>> {
-        None
-    }
-
-    fn unix_socket(&self) -> Option<PathBuf> {
-        self.inner().unix_socket()
-    }
-
-    fn datadir(&self) -> Option<(PathBuf, Ids)> {
-        Some((self.layout.dir.clone(), self.owner))
-    }
-
-    fn reload(&self) -> Result<(), Error> {
-        let layout = config::Layout {
-            port: self.inner().addr().port(),
-            dir: self.layout.dir.clone(),
-            sockets: self.layout.sockets.clone(),
-            backend_dir: self.layout.backend_dir.clone(),
-            backend_port: self.layout.backend_port,
-        };
-        write_config(&layout, &self.defaults, self.owner).map_err(|why| Error::Unmappable {
-            product: self.product.clone(),
-            why,
-        })?;
-        self.inner().reload()
-    }
-}
-
-impl Drop for Pool {
+impl Drop for ProcessGroup {
     fn drop(&mut self) {
-        // The main process first (SIGINT, pgpool's fast shutdown, which stops its children),
-        // then any child that outlived it.
-        drop(self.inner.take());
-        if let Some(group) = self.group {
-            // SAFETY: kill(2) on the process group pgpool's main process led.
-            unsafe {
-                libc::kill(-group, libc::SIGKILL);
-            }
+        // SAFETY: kill(2) on the process group pgpool's main process led.
+        unsafe {
+            libc::kill(-self.0, libc::SIGKILL);
         }
     }
 }
@@ -401,7 +230,7 @@ fn refusal(lines: &[String]) -> Vec<String> {
         }
     }
     if severe.is_empty() {
-        messages.iter().rev().take(3).rev().cloned().collect()
+        last(&messages)
     } else {
         severe
     }

@@ -6,26 +6,14 @@
 //! PostgreSQL's defaults do where rustls can (TLS 1.2 and up, the same key-exchange groups,
 //! the server's cipher-suite order).
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
-/// Where the server listens and keeps its files.
-pub struct Layout {
-    /// The directory laid out like a data directory (certificate, key, hba file, config).
-    pub dir: PathBuf,
-    /// The server's private Unix socket directory.
-    pub sockets: PathBuf,
-    /// The TCP port.
-    pub port: u16,
-}
+use crate::target::product::conf::{self, PostgresDefaults, TIME_UNITS, boolean, in_dir};
 
-/// PostgreSQL's defaults for what the mapping writes when a case leaves it unset.
-pub struct PostgresDefaults {
-    /// `ssl_ecdh_curve` (13 to 17) or `ssl_groups` (18), as a list.
-    pub groups: &'static [&'static str],
-}
+/// Where the server listens and keeps its files (certificate, key, hba file, config).
+pub type Layout = crate::target::product::workdir::Layout;
 
 /// The PostgreSQL settings the mapping gives the server; a case setting any other is not
 /// applicable to it.
@@ -65,71 +53,10 @@ fn missing(name: &str) -> String {
     }
 }
 
-/// The settings `conf` (a postgresql.conf text) sets, the last value of each winning.
-fn settings(conf: &str) -> Result<BTreeMap<String, String>, String> {
-    let mut out = BTreeMap::new();
-    for raw in conf.lines() {
-        let line = strip_comment(raw).trim();
-        if line.is_empty() {
-            continue;
-        }
-        let Some((name, value)) = crate::setup::split_conf_line(line) else {
-            return Err(format!(
-                "the postgresql.conf line {line:?} is not a `name = value` setting"
-            ));
-        };
-        let name = name.to_ascii_lowercase();
-        if !SETTINGS.contains(&name.as_str()) {
-            return Err(missing(&name));
-        }
-        out.insert(name, value);
-    }
-    Ok(out)
-}
-
-/// `line` up to a `#` outside single quotes.
-fn strip_comment(line: &str) -> &str {
-    let mut quoted = false;
-    for (i, c) in line.char_indices() {
-        match c {
-            '\'' => quoted = !quoted,
-            '#' if !quoted => return &line[..i],
-            _ => {}
-        }
-    }
-    line
-}
-
-/// PostgreSQL's Boolean spellings.
-fn boolean(name: &str, value: &str) -> Result<bool, String> {
-    match value.to_ascii_lowercase().as_str() {
-        "on" | "true" | "yes" | "1" | "t" | "y" => Ok(true),
-        "off" | "false" | "no" | "0" | "f" | "n" => Ok(false),
-        _ => Err(format!(
-            "{name} = {value:?} is not a Boolean PostgreSQL would read the same way"
-        )),
-    }
-}
-
 /// A PostgreSQL time setting whose default unit is seconds, in milliseconds.
 fn milliseconds(name: &str, value: &str) -> Result<u64, String> {
-    let digits: String = value.chars().take_while(char::is_ascii_digit).collect();
-    let unit = value[digits.len()..].trim();
-    let n: u64 = digits
-        .parse()
-        .map_err(|_| format!("{name} = {value:?} is not a whole number of time units"))?;
-    let scale = match unit {
-        "" | "s" => 1000,
-        "ms" => 1,
-        "min" => 60_000,
-        "h" => 3_600_000,
-        _ => {
-            return Err(format!(
-                "{name} = {value:?} has a unit the mapping does not read"
-            ));
-        }
-    };
-    Ok(n.saturating_mul(scale))
+    let (n, unit) = conf::time(name, value, TIME_UNITS)?;
+    Ok(n.saturating_mul(unit))
 }
 
 /// A protocol version setting as the server's `"1.2"` / `"1.3"`.
@@ -156,16 +83,6 @@ fn group(name: &str) -> String {
         "x25519" => "X25519".into(),
         "x448" => "X448".into(),
         _ => name.to_owned(),
-    }
-}
-
-/// A path setting as PostgreSQL resolves it: relative to the data directory.
-fn in_dir(dir: &Path, value: &str) -> PathBuf {
-    let path = Path::new(value);
-    if path.is_absolute() {
-        path.to_owned()
-    } else {
-        dir.join(path)
     }
 }
 
@@ -206,7 +123,7 @@ pub fn server_config(
     layout: &Layout,
     defaults: &PostgresDefaults,
 ) -> Result<String, String> {
-    let s = settings(conf)?;
+    let s = conf::settings(conf, SETTINGS, missing)?;
     let get = |name: &str| s.get(name).map(String::as_str);
     let set = |name: &str| get(name).filter(|v| !v.is_empty());
     let serves_unix = super::hba::check(hba)?;
@@ -230,7 +147,7 @@ pub fn server_config(
         // 18's list; ssl_ecdh_curve is its old name, one curve before 18.
         (Some(list), _) => list.split(':').map(group).collect(),
         (None, Some(one)) => vec![group(one)],
-        (None, None) => defaults.groups.iter().map(|g| group(g)).collect(),
+        (None, None) => defaults.groups.split(':').map(group).collect(),
     };
     let prefer_server_ciphers = get("ssl_prefer_server_ciphers")
         .map_or(Ok(true), |v| boolean("ssl_prefer_server_ciphers", v))?;
@@ -253,7 +170,7 @@ pub fn server_config(
     let config = ServerConfig {
         listen_address: "127.0.0.1",
         port: layout.port,
-        unix_socket: serves_unix.then(|| layout.sockets.join(format!(".s.PGSQL.{}", layout.port))),
+        unix_socket: serves_unix.then(|| layout.socket()),
         log_connections,
         tls,
     };
@@ -268,17 +185,9 @@ pub fn server_config(
 mod tests {
     use super::*;
 
-    fn layout() -> Layout {
-        Layout {
-            dir: "/d".into(),
-            sockets: "/s".into(),
-            port: 6000,
-        }
-    }
+    use crate::target::product::workdir::examples::layout;
 
-    const PG15: PostgresDefaults = PostgresDefaults {
-        groups: &["prime256v1"],
-    };
+    const PG15: PostgresDefaults = PostgresDefaults::of(crate::case::Version::Pg15);
 
     fn map(conf: &str) -> Result<String, String> {
         server_config(conf, crate::setup::DEFAULT_HBA, &layout(), &PG15)
@@ -334,9 +243,7 @@ mod tests {
             "ssl = on\n",
             crate::setup::DEFAULT_HBA,
             &layout(),
-            &PostgresDefaults {
-                groups: &["X25519", "prime256v1"],
-            },
+            &PostgresDefaults::of(crate::case::Version::Pg18),
         )
         .expect("maps");
         assert!(

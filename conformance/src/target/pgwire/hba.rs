@@ -3,6 +3,8 @@
 
 use std::net::Ipv4Addr;
 
+use crate::target::product::hba::plain_rows;
+
 /// Whether `addr` (an hba address field and, for a bare address, the next field as its mask)
 /// admits 127.0.0.1; `None` when it is not an IP address the mapping reads.
 fn admits_loopback(addr: &str, mask: Option<&str>) -> Option<bool> {
@@ -36,19 +38,11 @@ fn admits_loopback(addr: &str, mask: Option<&str>) -> Option<bool> {
 pub fn check(text: &str) -> Result<bool, String> {
     let mut local = false;
     let mut loopback = false;
-    for (n, raw) in text.lines().enumerate() {
-        let line = raw.split('#').next().unwrap_or("").trim();
-        if line.is_empty() {
-            continue;
-        }
-        let unmappable = |why: String| format!("pg_hba.conf line {}: {why}", n + 1);
-        if line.contains('"') || line.ends_with('\\') {
-            return Err(unmappable(
-                "quoted names and continued lines mean rows its startup handler cannot tell apart"
-                    .into(),
-            ));
-        }
-        let fields: Vec<&str> = line.split_whitespace().collect();
+    let quoted = "quoted names and continued lines mean rows its startup handler cannot tell apart";
+    for row in plain_rows(text, quoted) {
+        let row = row?;
+        let unmappable = |why: String| row.unmappable(why);
+        let fields = &row.fields;
         let kind = fields[0];
         let address_fields = match kind {
             "local" => 0,
