@@ -234,7 +234,13 @@ mod tests {
         ] {
             assert!(is_third_party(spec), "{spec}");
         }
-        for spec in ["reference:15", "postgres:/x", "external:h:1", "pgwirex", "pgpool2"] {
+        for spec in [
+            "reference:15",
+            "postgres:/x",
+            "external:h:1",
+            "pgwirex",
+            "pgpool2",
+        ] {
             assert!(!is_third_party(spec), "{spec}");
         }
     }
