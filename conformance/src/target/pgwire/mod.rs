@@ -14,6 +14,7 @@
 pub mod config;
 pub mod hba;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -59,16 +60,29 @@ impl Pgwire {
             target: spec.clone(),
             why,
         };
-        let program = locate().map_err(unavailable)?;
-        let product = product_version(&program).map_err(unavailable)?;
+        let built = locate().map_err(unavailable)?;
+        let product = product_version(&built).map_err(unavailable)?;
+        let workdir = Workdir::new("pgssl-conform-pgwire-")?;
+        let program = runnable_copy(&built, workdir.path())?;
         Ok(Self {
             program,
             product,
             version,
             user: run_as_user()?,
-            workdir: Workdir::new("pgssl-conform-pgwire-")?,
+            workdir,
         })
     }
+}
+
+/// A copy of the binary in the target's work directory, which the server's user can reach:
+/// the build directory may not be (a checkout under `/root`, or in a private temporary
+/// directory, when the harness runs as root and the server as `postgres`).
+fn runnable_copy(built: &Path, dir: &Path) -> Result<PathBuf, Error> {
+    let copy = dir.join(BINARY);
+    std::fs::copy(built, &copy).map_err(|e| Error::io("copying", built, e))?;
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| Error::io("setting permissions on", &copy, e))?;
+    Ok(copy)
 }
 
 /// `PGSSL_PGWIRE_SERVER`, else the binary beside the running executable, or beside its
@@ -192,7 +206,29 @@ fn refusal(lines: &[String]) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::refusal;
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::{refusal, runnable_copy};
+
+    #[test]
+    fn the_binary_runs_from_a_copy_anyone_can_execute() {
+        let private = tempfile::tempdir().expect("temporary directory");
+        std::fs::set_permissions(private.path(), std::fs::Permissions::from_mode(0o700))
+            .expect("chmod");
+        let built = private.path().join("built");
+        std::fs::write(&built, b"#!/bin/sh\n").expect("write");
+        let open = tempfile::tempdir().expect("temporary directory");
+        let copy = runnable_copy(&built, open.path()).expect("copied");
+        assert_eq!(copy.parent(), Some(open.path()));
+        let mode = std::fs::metadata(&copy)
+            .expect("metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o755);
+        assert_eq!(std::fs::read(&copy).expect("read"), b"#!/bin/sh\n");
+        let missing = runnable_copy(&private.path().join("absent"), open.path());
+        assert!(missing.is_err_and(|e| e.to_string().contains("absent")));
+    }
 
     #[test]
     fn refusal_is_the_fatal_lines() {
