@@ -16,7 +16,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use pgssl_conformance::case::{CertKind, Setup, Version};
@@ -31,27 +31,6 @@ const VERSIONS: &[(&str, &str, &str, &str)] = &[
     ("TLSv1.2", "1.2", "tls1_2", "tls_1_2"),
     ("TLSv1.3", "1.3", "tls1_3", "tls_1_3"),
 ];
-
-/// `path` (or the program `var` names) when it exists; otherwise a failure with the install
-/// hint, or with `PGSSL_ALLOW_MISSING=1` a loud skip: the same rule as the other targets'
-/// tests.
-fn installed(var: &str, default: &str) -> Option<PathBuf> {
-    let path = std::env::var_os(var)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(default));
-    if path.exists() {
-        return Some(path);
-    }
-    let why = format!(
-        "no {} (run scripts/install-deps, or set {var})",
-        path.display()
-    );
-    if std::env::var_os("PGSSL_ALLOW_MISSING").is_some_and(|v| v == "1") {
-        eprintln!("SKIPPED (PGSSL_ALLOW_MISSING=1): {why}");
-        return None;
-    }
-    panic!("{why}; PGSSL_ALLOW_MISSING=1 skips this test instead");
-}
 
 fn started(version: Version, setup: &Setup) -> (Box<dyn Target>, Box<dyn Running>) {
     let target: Box<dyn Target> = Box::new(common::reference(version));
@@ -431,9 +410,9 @@ fn assert_agree(tool: &str, p: &ProbeTls, t: &ToolTls, by_name: bool, key_matche
 /// Runs the probe and the three tools against one reference server and compares them.
 fn agreement(version: Version, setup: &Setup, expect_weak: bool) {
     let (Some(scan), Some(ssl_test), Some(yze)) = (
-        installed("PGSSL_SSLSCAN", "/usr/bin/sslscan"),
-        installed("PGSSL_TESTSSL", "/usr/bin/testssl"),
-        installed("PGSSL_SSLYZE", "/opt/pgssl/sslyze/bin/sslyze"),
+        common::program("PGSSL_SSLSCAN", "/usr/bin/sslscan"),
+        common::program("PGSSL_TESTSSL", "/usr/bin/testssl"),
+        common::program("PGSSL_SSLYZE", "/opt/pgssl/sslyze/bin/sslyze"),
     ) else {
         return;
     };

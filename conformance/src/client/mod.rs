@@ -13,6 +13,8 @@ pub(crate) mod packet;
 mod psql;
 pub(crate) mod tls;
 
+pub(crate) use observe::io_reason;
+
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -24,7 +26,7 @@ use openssl::ssl::{ShutdownState, SslSession, SslStream};
 use crate::case::Step;
 use crate::target::Running;
 use crate::trace::Trace;
-use observe::{RESET, Reader, Reading, Source, io_reason, is_reset};
+use observe::{RESET, Reader, Reading, Source, is_reset};
 use packet::{default_startup, encode};
 
 /// How long a read waits before the step records `timeout`.

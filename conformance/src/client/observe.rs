@@ -292,19 +292,15 @@ impl Reading<'_> {
     fn until_close(&mut self, within: Option<Duration>) {
         let deadline = within.map(|w| Instant::now() + w);
         loop {
-            match self.buffered_error() {
-                Some(Ok(msg)) => {
+            match self.buffered() {
+                Buffered::Error(msg) => {
                     if self.observe(msg) {
                         return;
                     }
                     continue;
                 }
-                Some(Err(())) => {}
-                None => {
-                    self.trace
-                        .saw(format!("data: {} bytes", self.state.buf.len()));
-                    self.state.buf.clear();
-                }
+                Buffered::ReadOn => {}
+                Buffered::Data => self.count_leftover(),
             }
             if let Some(at) = deadline {
                 let left = at.saturating_duration_since(Instant::now());
@@ -332,24 +328,23 @@ impl Reading<'_> {
         }
     }
 
-    /// What [`until_close`](Self::until_close) makes of the buffer: an empty buffer or an
-    /// ErrorResponse still arriving is `Some(Err(()))` (read on), a whole ErrorResponse is
-    /// taken off it, and anything else is `None` (count it).
-    fn buffered_error(&mut self) -> Option<Result<BackendMessage, ()>> {
+    /// What [`until_close`](Self::until_close) makes of the buffer; a whole ErrorResponse
+    /// is taken off it.
+    fn buffered(&mut self) -> Buffered {
         let buf = &self.state.buf;
         if buf.is_empty() {
-            return Some(Err(()));
+            return Buffered::ReadOn;
         }
         if buf[0] != b'E' {
-            return None;
+            return Buffered::Data;
         }
         match BackendMessage::decode(buf) {
             Ok(Some((msg @ BackendMessage::ErrorResponse(_), used))) => {
                 self.state.buf.drain(..used);
-                Some(Ok(msg))
+                Buffered::Error(msg)
             }
-            Ok(None) if buf.len() < ERROR_PEEK => Some(Err(())),
-            _ => None,
+            Ok(None) if buf.len() < ERROR_PEEK => Buffered::ReadOn,
+            _ => Buffered::Data,
         }
     }
 
@@ -361,6 +356,16 @@ impl Reading<'_> {
             self.state.buf.clear();
         }
     }
+}
+
+/// The buffer, as a wait for the close reads it.
+enum Buffered {
+    /// Nothing, or an ErrorResponse still arriving: read on.
+    ReadOn,
+    /// A whole ErrorResponse, taken off the buffer.
+    Error(BackendMessage),
+    /// Anything else: counted as data.
+    Data,
 }
 
 /// The most bytes of an ErrorResponse still arriving that a wait for the close reads on
@@ -384,13 +389,10 @@ pub(super) fn is_closed(e: &io::Error) -> bool {
 /// Why a read failed: an alert the peer sent over TLS, by its name (`alert unknown_ca`, as
 /// a failed handshake records it), else the error's text.
 fn read_reason(e: &io::Error) -> String {
-    let ssl = e
+    let alert = e
         .get_ref()
-        .and_then(|inner| inner.downcast_ref::<openssl::ssl::Error>());
-    let alert = ssl
-        .and_then(|s| s.ssl_error())
-        .and_then(|stack| stack.errors().first())
-        .and_then(|first| first.reason())
+        .and_then(|inner| inner.downcast_ref::<openssl::ssl::Error>())
+        .and_then(super::tls::first_reason)
         .and_then(super::tls::alert_named);
     match alert {
         Some(name) => format!("alert {name}"),
@@ -399,7 +401,7 @@ fn read_reason(e: &io::Error) -> String {
 }
 
 /// The OS error's text without its `(os error N)`.
-pub(super) fn io_reason(e: &io::Error) -> String {
+pub(crate) fn io_reason(e: &io::Error) -> String {
     let text = e.to_string();
     text.split(" (os error").next().unwrap_or(&text).to_owned()
 }

@@ -226,6 +226,13 @@ const ALERTS: &[(&str, &str)] = &[
     ("internal error", "internal_error"),
 ];
 
+/// The reason text of OpenSSL's first queued error behind `err`.
+pub(super) fn first_reason(err: &openssl::ssl::Error) -> Option<&str> {
+    err.ssl_error()
+        .and_then(|stack| stack.errors().first())
+        .and_then(|first| first.reason())
+}
+
 /// The alert OpenSSL's `reason` text names, by its protocol name (`unknown_ca`).
 pub(super) fn alert_named(reason: &str) -> Option<&'static str> {
     ALERTS
@@ -249,11 +256,7 @@ pub(crate) fn classify(err: &openssl::ssl::Error, deadline: Instant) -> String {
             io_reason(io)
         };
     }
-    let reason = err
-        .ssl_error()
-        .and_then(|s| s.errors().first())
-        .and_then(|e| e.reason())
-        .unwrap_or("");
+    let reason = first_reason(err).unwrap_or("");
     if let Some(alert) = alert_named(reason) {
         return format!("alert {alert}");
     }

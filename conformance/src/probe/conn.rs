@@ -74,10 +74,7 @@ pub fn end_of(e: &io::Error) -> End {
         ErrorKind::UnexpectedEof | ErrorKind::BrokenPipe | ErrorKind::ConnectionAborted => {
             End::Closed
         }
-        _ => {
-            let text = e.to_string();
-            End::Failed(text.split(" (os error").next().unwrap_or(&text).to_owned())
-        }
+        _ => End::Failed(crate::client::io_reason(e)),
     }
 }
 

@@ -240,10 +240,8 @@ fn resolve(args: &ProbeArgs) -> Result<Resolved, NoReport> {
 /// The first contact: is anything there, and does it answer an SSLRequest as a PostgreSQL
 /// server does?
 fn preflight(addr: SocketAddr) -> Result<Reply, NoReport> {
-    let mut s = conn::connect(addr).map_err(|e| {
-        let text = e.to_string();
-        NoReport::Unreachable(text.split(" (os error").next().unwrap_or(&text).to_owned())
-    })?;
+    let mut s =
+        conn::connect(addr).map_err(|e| NoReport::Unreachable(crate::client::io_reason(&e)))?;
     let reply = conn::request(
         &mut s,
         &pgssl_server::wire::StartupPacket::ssl_request().to_bytes(),

@@ -23,11 +23,7 @@ impl External {
         let (hostport, version) = match spec.split_once('@') {
             Some((hp, v)) => (
                 hp,
-                Some(Version::parse(v).ok_or_else(|| Error::UnknownVersion {
-                    target: format!("external:{spec}"),
-                    what: format!("version {v:?}"),
-                    known: Version::known(),
-                })?),
+                Some(super::known_version(&format!("external:{spec}"), v)?),
             ),
             None => (spec, None),
         };

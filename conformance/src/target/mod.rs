@@ -192,8 +192,8 @@ pub fn is_third_party(spec: &str) -> bool {
     })
 }
 
-/// The version `v` names, or the error that lists the known ones.
-fn known_version(spec: &str, v: &str) -> Result<Version, Error> {
+/// The version `v` names in `spec`, or the error that lists the known ones.
+pub(crate) fn known_version(spec: &str, v: &str) -> Result<Version, Error> {
     Version::parse(v).ok_or_else(|| Error::UnknownVersion {
         target: spec.into(),
         what: format!("version {v:?}"),

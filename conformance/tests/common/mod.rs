@@ -48,10 +48,16 @@ fn bindir(var: &str, default: &str) -> Option<PathBuf> {
 /// [`bindir`].
 #[allow(dead_code)] // Only targets.rs runs third-party products; explore.rs shares this module.
 pub fn pgbouncer() -> Option<PathBuf> {
-    let program = std::env::var_os("PGSSL_PGBOUNCER")
+    program("PGSSL_PGBOUNCER", "/usr/sbin/pgbouncer")
+}
+
+/// The program `var` names, else `default`, when it exists; missing, as [`installed`].
+#[allow(dead_code)] // Used by targets.rs and probe.rs; explore.rs shares this module.
+pub fn program(var: &str, default: &str) -> Option<PathBuf> {
+    let path = std::env::var_os(var)
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/sbin/pgbouncer"));
-    installed(program, "PGSSL_PGBOUNCER")
+        .unwrap_or_else(|| PathBuf::from(default));
+    installed(path, var)
 }
 
 /// `path` when it exists; otherwise a failure with the install hint, or with
@@ -60,10 +66,15 @@ fn installed(path: PathBuf, var: &str) -> Option<PathBuf> {
     if path.exists() {
         return Some(path);
     }
-    let why = format!(
+    missing(format!(
         "no {} (run scripts/install-deps, or set {var})",
         path.display()
-    );
+    ))
+}
+
+/// A test's missing tool: a failure saying `why`, or with `PGSSL_ALLOW_MISSING=1` a loud
+/// skip.
+fn missing(why: String) -> Option<PathBuf> {
     if std::env::var_os("PGSSL_ALLOW_MISSING").is_some_and(|v| v == "1") {
         eprintln!("SKIPPED (PGSSL_ALLOW_MISSING=1): {why}");
         return None;
@@ -75,10 +86,7 @@ fn installed(path: PathBuf, var: &str) -> Option<PathBuf> {
 /// [`bindir`].
 #[allow(dead_code)] // Only targets.rs runs third-party products; explore.rs shares this module.
 pub fn pgpool() -> Option<PathBuf> {
-    let program = std::env::var_os("PGSSL_PGPOOL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/sbin/pgpool"));
-    installed(program, "PGSSL_PGPOOL")
+    program("PGSSL_PGPOOL", "/usr/sbin/pgpool")
 }
 
 /// Our pgwire server (`products/pgwire-server`): `PGSSL_PGWIRE_SERVER`, else beside this test
@@ -97,15 +105,10 @@ pub fn pgwire_server() -> Option<PathBuf> {
     if program.is_file() {
         return Some(program);
     }
-    let why = format!(
+    missing(format!(
         "no {} (build it with `cargo build -p pgssl-pgwire-server`, or set PGSSL_PGWIRE_SERVER)",
         program.display()
-    );
-    if std::env::var_os("PGSSL_ALLOW_MISSING").is_some_and(|v| v == "1") {
-        eprintln!("SKIPPED (PGSSL_ALLOW_MISSING=1): {why}");
-        return None;
-    }
-    panic!("{why}; PGSSL_ALLOW_MISSING=1 skips this test instead");
+    ))
 }
 
 /// The npm pg-gateway package the pg-gateway target's server runs on: under

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use crate::case::Version;
 use crate::error::Error;
 use crate::target::backend::DEFAULT_BINDIR;
+use crate::target::known_version;
 
 /// A spec of a product in front of a PostgreSQL backend, `[:BINDIR][@VERSION]`.
 pub struct WithBackend {
@@ -30,7 +31,7 @@ pub fn with_backend(product: &str, rest: &str) -> Result<WithBackend, Error> {
     } else {
         bindir
     };
-    let version = version.map(|v| named_version(&spec, v)).transpose()?;
+    let version = version.map(|v| known_version(&spec, v)).transpose()?;
     Ok(WithBackend {
         bindir: PathBuf::from(bindir),
         version,
@@ -48,19 +49,10 @@ pub fn without_backend(
     let spec = format!("{product}{rest}");
     let version = match rest.strip_prefix('@') {
         None if rest.is_empty() => default,
-        Some(v) => named_version(&spec, v)?,
+        Some(v) => known_version(&spec, v)?,
         None => return Err(Error::BadTarget(spec)),
     };
     Ok((spec, version))
-}
-
-/// The version `v` names in `spec`, or the error that lists the known ones.
-fn named_version(spec: &str, v: &str) -> Result<Version, Error> {
-    Version::parse(v).ok_or_else(|| Error::UnknownVersion {
-        target: spec.into(),
-        what: format!("version {v:?}"),
-        known: Version::known(),
-    })
 }
 
 #[cfg(test)]
